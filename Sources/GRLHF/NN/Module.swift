@@ -1,0 +1,68 @@
+/// A layer or model: named parameters and named child modules, PyTorch-style. Names compose
+/// with dots into Hugging Face checkpoint keys ("model.layers.0.self_attn.q_proj.weight").
+open class Module {
+    public private(set) var ownParameters: [(name: String, tensor: Tensor)] = []
+    public private(set) var children: [(name: String, module: Module)] = []
+
+    public init() {}
+
+    /// Registers a trainable tensor under `name` (marks it `requiresGrad`).
+    @discardableResult
+    public func register(_ name: String, _ tensor: Tensor) -> Tensor {
+        tensor.requiresGrad = true
+        ownParameters.append((name, tensor))
+        return tensor
+    }
+
+    /// Registers a child module under `name`.
+    @discardableResult
+    public func register<M: Module>(_ name: String, _ module: M) -> M {
+        children.append((name, module))
+        return module
+    }
+
+    /// Every parameter with its dotted name, depth-first in registration order.
+    public func namedParameters(prefix: String = "") -> [(name: String, tensor: Tensor)] {
+        ownParameters.map { (prefix + $0.name, $0.tensor) }
+            + children.flatMap { $0.module.namedParameters(prefix: prefix + $0.name + ".") }
+    }
+
+    public var parameters: [Tensor] { namedParameters().map(\.tensor) }
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+    public func zeroGrad() { for p in parameters { p.grad = nil } }
+
+    /// Freezes or unfreezes every parameter.
+    public func setTrainable(_ on: Bool) { for p in parameters { p.requiresGrad = on } }
+
+    /// Copies values into the parameters by name. Every parameter must be present with the right
+    /// element count; extra tensors are reported back so callers can decide if that is an error.
+    @discardableResult
+    public func load(_ tensors: [String: Tensor]) throws -> [String] {
+        var unused = Set(tensors.keys)
+        for (name, p) in namedParameters() {
+            guard let t = tensors[name] else { throw GRLHFError.invalidArgument("missing parameter \(name)") }
+            guard t.count == p.count else {
+                throw GRLHFError.invalidArgument("parameter \(name): shape \(t.shape), expected \(p.shape)")
+            }
+            p.data.update(from: t.data, count: p.count)
+            unused.remove(name)
+        }
+        return unused.sorted()
+    }
+
+    /// The parameters by name (sharing storage with the model).
+    public func stateDict() -> [String: Tensor] {
+        Dictionary(namedParameters().map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// An indexed list of modules named "0", "1", … (Hugging Face `layers.N`).
+public final class ModuleList<M: Module>: Module {
+    public let items: [M]
+    public init(_ items: [M]) {
+        self.items = items
+        super.init()
+        for (i, m) in items.enumerated() { register(String(i), m) }
+    }
+}

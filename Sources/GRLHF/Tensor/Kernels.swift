@@ -1,0 +1,183 @@
+import Foundation
+
+// SIMD16 kernels over raw pointers. Each loop walks 16 lanes at a time and finishes with one
+// zero-padded partial vector, so the tail runs the same arithmetic as the body.
+
+typealias V16 = SIMD16<Float>
+
+@inline(__always) func load(_ p: UnsafePointer<Float>, _ i: Int, _ n: Int) -> V16 {
+    if i + 16 <= n { return UnsafeRawPointer(p + i).loadUnaligned(as: V16.self) }
+    var v = V16(repeating: 0)
+    for l in 0..<(n - i) { v[l] = p[i + l] }
+    return v
+}
+
+@inline(__always) func store(_ v: V16, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) {
+    if i + 16 <= n { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V16.self); return }
+    for l in 0..<(n - i) { p[i + l] = v[l] }
+}
+
+/// e^x for 16 lanes: range reduction x = n·ln2 + r, a degree-6 polynomial for e^r, and the
+/// exponent added to the float bits. Relative error ~2 ulp; inputs are clamped to ±88 so the
+/// result stays finite (and exp(-inf) gives ~0, never NaN).
+@inline(__always) func vexp(_ x: V16) -> V16 {
+    var x = x.replacing(with: 88, where: x .> 88)
+    x = x.replacing(with: -88, where: x .< -88)
+    let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+    let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6
+    var p = V16(repeating: 1.987_569_15e-4)
+    p = p * r + 1.398_199_95e-3
+    p = p * r + 8.333_451_9e-3
+    p = p * r + 4.166_579_6e-2
+    p = p * r + 0.166_666_66
+    p = p * r + 0.5
+    p = p * r * r + r + 1
+    let bits = (SIMD16<Int32>(n) &+ 127) &<< 23
+    return p * unsafeBitCast(bits, to: V16.self)
+}
+
+@inline(__always) func vtanh(_ x: V16) -> V16 {
+    // tanh(x) = 1 - 2 / (e^{2x} + 1); saturates cleanly because vexp clamps.
+    1 - 2 / (vexp(2 * x) + 1)
+}
+
+@inline(__always) func hsum(_ v: V16) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    let c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+}
+
+@inline(__always) func hmax(_ v: V16) -> Float {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+    return Swift.max(c[0], c[1])
+}
+
+enum Kernels {
+    /// Scalar e^x with the same polynomial as `vexp`.
+    @inline(__always) static func exp(_ x: Float) -> Float { vexp(V16(repeating: x))[0] }
+
+    static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V16(repeating: 0)
+        var i = 0
+        while i < n { acc += load(p, i, n); i += 16 }
+        return hsum(acc)
+    }
+
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V16(repeating: 0)
+        var i = 0
+        while i < n { acc += load(a, i, n) * load(b, i, n); i += 16 }
+        return hsum(acc)
+    }
+
+    static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+        var m = V16(repeating: -.infinity)
+        var i = 0
+        while i + 16 <= n { let v = load(p, i, n); m = m.replacing(with: v, where: v .> m); i += 16 }
+        var r = hmax(m)
+        while i < n { r = Swift.max(r, p[i]); i += 1 }
+        return r
+    }
+
+    /// y[i] = f(x[i]) elementwise, split across threads when large.
+    @inline(__always)
+    static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, cost: Int = 1,
+                    _ f: (V16) -> V16) {
+        parallelChunks((n + 15) / 16, cost: 16 * cost) { r in
+            for c in r { let i = c * 16; store(f(load(x, i, n)), y, i, n) }
+        }
+    }
+
+    /// z[i] = f(x[i], y[i]) elementwise, split across threads when large.
+    @inline(__always)
+    static func zip(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
+                    _ n: Int, cost: Int = 1, _ f: (V16, V16) -> V16) {
+        parallelChunks((n + 15) / 16, cost: 16 * cost) { r in
+            for c in r { let i = c * 16; store(f(load(x, i, n), load(y, i, n)), z, i, n) }
+        }
+    }
+
+    /// y += alpha * x
+    static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        zip(x, y, y, n) { x, y in y + alpha * x }
+    }
+
+    /// Row softmax in place over `rows` rows of `cols`: max-subtracted, so ±1e4 logits stay finite.
+    static func softmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        parallelChunks(rows, cost: cols * 4) { r in
+            for row in r {
+                let xi = x + row * cols, yi = y + row * cols
+                let m = max(xi, cols)
+                if m == -.infinity {  // every entry masked: an all-zero row, not 0/0
+                    yi.update(repeating: 0, count: cols)
+                    continue
+                }
+                let mv = V16(repeating: m)
+                var acc = V16(repeating: 0)
+                var i = 0
+                while i < cols {
+                    let e = vexp(load(xi, i, cols) - mv)
+                    store(e, yi, i, cols)
+                    acc += i + 16 <= cols ? e : e.replacing(with: 0, where: laneMask(cols - i))
+                    i += 16
+                }
+                let inv = V16(repeating: 1 / hsum(acc))
+                i = 0
+                while i < cols { store(load(yi, i, cols) * inv, yi, i, cols); i += 16 }
+            }
+        }
+    }
+
+    /// Row log-softmax: x - max - log(sum(exp(x - max))).
+    static func logSoftmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        parallelChunks(rows, cost: cols * 4) { r in
+            for row in r {
+                let xi = x + row * cols, yi = y + row * cols
+                let m = logSumExp(xi, cols)
+                let mv = V16(repeating: m)
+                var i = 0
+                while i < cols { store(load(xi, i, cols) - mv, yi, i, cols); i += 16 }
+            }
+        }
+    }
+
+    static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        let m = max(x, n)
+        if !m.isFinite { return m }
+        let mv = V16(repeating: m)
+        var acc = V16(repeating: 0)
+        var i = 0
+        while i < n {
+            let e = vexp(load(x, i, n) - mv)
+            acc += i + 16 <= n ? e : e.replacing(with: 0, where: laneMask(n - i))
+            i += 16
+        }
+        return m + Foundation.log(hsum(acc))
+    }
+
+    /// Lanes at index >= valid are true (the padding of a partial vector).
+    @inline(__always) static func laneMask(_ valid: Int) -> SIMDMask<SIMD16<Int32>> {
+        SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .>= SIMD16<Int32>(repeating: Int32(valid))
+    }
+
+    // GELU, tanh approximation: 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))).
+    static let geluC: Float = 0.797_884_56
+
+    @inline(__always) static func gelu(_ x: V16) -> V16 {
+        let inner: V16 = geluC * (x + 0.044_715 * x * x * x)
+        return 0.5 * x * (1 + vtanh(inner))
+    }
+
+    @inline(__always) static func geluGrad(_ x: V16) -> V16 {
+        let x2: V16 = x * x
+        let t: V16 = vtanh(geluC * (x + 0.044_715 * x2 * x))
+        let dInner: V16 = geluC * (1 + 0.134_145 * x2)
+        let left: V16 = 0.5 * (1 + t)
+        return left + 0.5 * x * (1 - t * t) * dInner
+    }
+
+    @inline(__always) static func sigmoid(_ x: V16) -> V16 { 1 / (1 + vexp(-x)) }
+}

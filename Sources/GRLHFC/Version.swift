@@ -1,0 +1,1 @@
+@_cdecl("grlhf_abi_version") public func grlhf_abi_version() -> Int32 { 1 }
