@@ -1,4 +1,56 @@
 import CBLAS
+import Foundation
+
+/// OpenBLAS, loaded at first use. OpenBLAS picks its kernels from the CPU model once, when it is
+/// loaded; version 0.3.21 (Debian 12) does not know recent Xeons and falls back to its SSE3
+/// "Prescott" kernels, 4–5× slower than the AVX-512 ones the CPU runs. Loading it ourselves lets
+/// grlhf choose the kernel set from the CPU's feature flags first. A user's OPENBLAS_CORETYPE
+/// always wins, and if OpenBLAS is already in the process, that copy is used as it is.
+enum OpenBLAS {
+    struct Library {
+        let sgemm: grlhf_cblas_sgemm_fn
+        let setThreads: grlhf_openblas_set_num_threads_fn
+        let coreName: grlhf_openblas_get_string_fn
+        let config: grlhf_openblas_get_string_fn
+    }
+
+    nonisolated(unsafe) static let library: Library = load()
+
+    /// The kernel set for this CPU when OpenBLAS's own detection may not know it: Intel CPUs with
+    /// AVX-512 BF16 (Cooper Lake, Sapphire Rapids and later) run the Cooperlake kernels, other
+    /// AVX-512 parts SkylakeX, AVX2+FMA parts Haswell. Other vendors keep OpenBLAS's choice.
+    static func preferredCore(cpuinfo: String) -> String? {
+        guard cpuinfo.contains("GenuineIntel"),
+              let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        let flags = Set(line.split(separator: " ").map(String.init))
+        if flags.isSuperset(of: ["avx512f", "avx512vl", "avx512bw", "avx512dq", "avx512_bf16"]) { return "Cooperlake" }
+        if flags.isSuperset(of: ["avx512f", "avx512vl", "avx512bw", "avx512dq"]) { return "SkylakeX" }
+        if flags.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }
+        return nil
+    }
+
+    static func load() -> Library {
+        if getenv("OPENBLAS_CORETYPE") == nil,
+           let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let core = preferredCore(cpuinfo: info) {
+            setenv("OPENBLAS_CORETYPE", core, 0)
+        }
+        let names = ["libopenblas.so.0", "libopenblas.so"]
+        guard let handle = names.lazy.compactMap({ dlopen($0, RTLD_NOW | RTLD_GLOBAL) }).first else {
+            fatalError("grlhf: cannot load OpenBLAS (\(names.joined(separator: ", "))): install libopenblas0")
+        }
+        func symbol<T>(_ name: String, as: T.Type) -> T {
+            guard let p = dlsym(handle, name) else { fatalError("grlhf: OpenBLAS lacks \(name)") }
+            return unsafeBitCast(p, to: T.self)
+        }
+        let lib = Library(sgemm: symbol("cblas_sgemm", as: grlhf_cblas_sgemm_fn.self),
+                          setThreads: symbol("openblas_set_num_threads", as: grlhf_openblas_set_num_threads_fn.self),
+                          coreName: symbol("openblas_get_corename", as: grlhf_openblas_get_string_fn.self),
+                          config: symbol("openblas_get_config", as: grlhf_openblas_get_string_fn.self))
+        lib.setThreads(1)
+        return lib
+    }
+}
 
 /// C[m,n] = alpha * op(A)[m,k] · op(B)[k,n] + beta * C, row-major, with leading dimensions.
 @inline(__always)
@@ -7,10 +59,13 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     if m == 0 || n == 0 { return }
     if k == 0 {
-        if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
-        else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
+        for i in 0..<m {
+            let row = c + i * ldc
+            if beta == 0 { row.update(repeating: 0, count: n) } else { for j in 0..<n { row[j] *= beta } }
+        }
         return
     }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    OpenBLAS.library.sgemm(Int32(GRLHF_CBLAS_ROW_MAJOR), Int32(transA ? GRLHF_CBLAS_TRANS : GRLHF_CBLAS_NO_TRANS),
+                           Int32(transB ? GRLHF_CBLAS_TRANS : GRLHF_CBLAS_NO_TRANS), Int32(m), Int32(n), Int32(k),
+                           alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }

@@ -23,7 +23,11 @@ typealias V16 = SIMD16<Float>
 @inline(__always) func vexp(_ x: V16) -> V16 {
     var x = x.replacing(with: 88, where: x .> 88)
     x = x.replacing(with: -88, where: x .< -88)
-    let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+    // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits: a round-to-nearest and
+    // a float→int conversion without the (scalarized) SIMD conversion routines.
+    let magic = V16(repeating: 12_582_912)
+    let shifted = x * 1.442_695_04 + magic
+    let n = shifted - magic
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6
     var p = V16(repeating: 1.987_569_15e-4)
     p = p * r + 1.398_199_95e-3
@@ -32,8 +36,8 @@ typealias V16 = SIMD16<Float>
     p = p * r + 0.166_666_66
     p = p * r + 0.5
     p = p * r * r + r + 1
-    let bits = (SIMD16<Int32>(n) &+ 127) &<< 23
-    return p * unsafeBitCast(bits, to: V16.self)
+    let ni = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
+    return p * unsafeBitCast((ni &+ 127) &<< 23, to: V16.self)
 }
 
 @inline(__always) func vtanh(_ x: V16) -> V16 {

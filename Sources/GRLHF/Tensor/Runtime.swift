@@ -1,10 +1,9 @@
-import CBLAS
 import Dispatch
 
 /// Process-wide thread settings. BLAS defaults to one thread: under load, multithreaded OpenBLAS
 /// collapses, and callers that want parallelism usually have it at a higher level.
 public enum Runtime {
-    nonisolated(unsafe) private static var _blasThreads = configureBLAS()
+    nonisolated(unsafe) private static var _blasThreads = 1
     /// Threads for elementwise kernels; work is split only when a call is large enough to pay.
     nonisolated(unsafe) public static var computeThreads = 1
 
@@ -13,16 +12,11 @@ public enum Runtime {
     /// so ~200 µs of work (≈ 256 K elements) is where two threads start to win.
     public static let parallelThreshold = 1 << 18
 
-    private static func configureBLAS() -> Int {
-        openblas_set_num_threads(1)
-        return 1
-    }
-
     public static var blasThreads: Int {
         get { _blasThreads }
         set {
             _blasThreads = max(1, newValue)
-            openblas_set_num_threads(Int32(_blasThreads))
+            OpenBLAS.library.setThreads(Int32(_blasThreads))
         }
     }
 
@@ -34,9 +28,9 @@ public enum Runtime {
 
     /// Which OpenBLAS kernel set is running (e.g. "SkylakeX"), for benchmark reports.
     public static var blasDescription: String {
-        _ = _blasThreads
-        let core = openblas_get_corename().map { String(cString: $0) } ?? "?"
-        let config = openblas_get_config().map { String(cString: $0) } ?? "?"
+        let lib = OpenBLAS.library
+        let core = lib.coreName().map { String(cString: $0) } ?? "?"
+        let config = lib.config().map { String(cString: $0) } ?? "?"
         return "\(config) core=\(core)"
     }
 }

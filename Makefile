@@ -1,0 +1,53 @@
+# grlhf — `make demo` runs the main job, `make test` runs every test. Both set up what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+CONFIG ?= release
+BUILD := .build/$(CONFIG)
+SWIFT_FLAGS := -c $(CONFIG)
+APT_PACKAGES := libopenblas-dev libpng-dev
+PY_PACKAGES := numpy pytest safetensors
+PREFIX ?= /usr/local
+
+.PHONY: all setup build test test-swift test-capi test-python demo bench install clean
+
+all: build
+
+# Installs system and Python packages only when missing (quick when everything is present).
+setup:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; fi
+	@$(PYTHON) -c "import numpy, pytest, safetensors" 2>/dev/null || $(PYTHON) -m pip install -q $(PY_PACKAGES)
+
+build: setup
+	swift build $(SWIFT_FLAGS)
+	@mkdir -p bin && ln -sf ../$(BUILD)/grlhf-cli bin/grlhf
+
+test: build test-swift test-capi test-python
+
+test-swift: setup
+	swift build --build-tests
+	swift test --skip-build
+
+test-capi: build
+	bash Tests/capi/run.sh $(BUILD)
+
+test-python: build
+	GRLHF_LIBRARY=$(CURDIR)/$(BUILD)/libgrlhf.so $(PYTHON) -m pytest -q bindings/python/tests
+
+demo: build
+	@mkdir -p runs/demo
+	bin/grlhf demo --metrics runs/demo/metrics.jsonl
+
+# Side-by-side training-step benchmark against PyTorch (installs torch into .cache/bench-venv).
+bench: build
+	bash benchmarks/train_step.sh
+
+install: build
+	install -d $(PREFIX)/include $(PREFIX)/lib $(PREFIX)/bin
+	install -m 644 include/grlhf.h $(PREFIX)/include/
+	install -m 755 $(BUILD)/libgrlhf.so $(PREFIX)/lib/
+	install -m 755 $(BUILD)/grlhf-cli $(PREFIX)/bin/grlhf
+
+clean:
+	rm -rf .build bin runs

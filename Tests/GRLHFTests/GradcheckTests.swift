@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+@testable import GRLHF
+
+/// One gradient-check scenario: inputs to differentiate (and constants captured by `f`).
+struct GradCase {
+    let name: String
+    let inputs: [Tensor]
+    let f: ([Tensor]) -> Tensor
+}
+
+/// Every registered op needs at least one case here; `everyOpHasACase` enforces it.
+let gradCases: [Op: [GradCase]] = {
+    var rng = PCG32(seed: 7)
+    func r(_ shape: Int..., scale: Float = 1) -> Tensor { Tensor.randn(shape, std: scale, rng: &rng) }
+    func positive(_ shape: Int...) -> Tensor { Tensor.uniform(shape, low: 0.5, high: 2, rng: &rng) }
+    var c: [Op: [GradCase]] = [:]
+    c[.add] = [GradCase(name: "same", inputs: [r(3, 4), r(3, 4)]) { $0[0] + $0[1] },
+               GradCase(name: "row broadcast", inputs: [r(2, 3, 4), r(4)]) { $0[0] + $0[1] },
+               GradCase(name: "general broadcast", inputs: [r(2, 1, 4), r(3, 1)]) { $0[0] + $0[1] },
+               GradCase(name: "scalar", inputs: [r(5), r(1)]) { $0[0] + $0[1] },
+               GradCase(name: "empty", inputs: [r(0, 3), r(3)]) { $0[0] + $0[1] }]
+    c[.sub] = [GradCase(name: "broadcast", inputs: [r(4), r(3, 4)]) { $0[0] - $0[1] }]
+    c[.mul] = [GradCase(name: "same", inputs: [r(3, 5), r(3, 5)]) { $0[0] * $0[1] },
+               GradCase(name: "broadcast", inputs: [r(2, 3, 1), r(1, 4)]) { $0[0] * $0[1] }]
+    c[.div] = [GradCase(name: "broadcast", inputs: [r(3, 4), positive(4)]) { $0[0] / $0[1] }]
+    c[.scale] = [GradCase(name: "scale", inputs: [r(7)]) { $0[0] * 2.5 }]
+    c[.addScalar] = [GradCase(name: "shift", inputs: [r(7)]) { $0[0] + 1.5 }]
+    c[.exp] = [GradCase(name: "exp", inputs: [r(20)]) { $0[0].exp() }]
+    c[.log] = [GradCase(name: "log", inputs: [positive(3, 6)]) { $0[0].log() }]
+    c[.matmul] = [GradCase(name: "plain", inputs: [r(2, 3, 4), r(4, 5)]) { $0[0].matmul($0[1]) },
+                  GradCase(name: "transB", inputs: [r(3, 4), r(5, 4)]) { $0[0].matmul($0[1], transposeB: true) },
+                  GradCase(name: "transA", inputs: [r(4, 3), r(4, 5)]) { $0[0].matmul($0[1], transposeA: true) },
+                  GradCase(name: "both", inputs: [r(4, 3), r(5, 4)]) { $0[0].matmul($0[1], transposeA: true, transposeB: true) }]
+    c[.bmm] = [GradCase(name: "plain", inputs: [r(2, 3, 4), r(2, 4, 5)]) { $0[0].bmm($0[1]) },
+               GradCase(name: "transA transB", inputs: [r(2, 4, 3), r(2, 5, 4)]) { $0[0].bmm($0[1], transposeA: true, transposeB: true) }]
+    c[.softmax] = [GradCase(name: "rows", inputs: [r(3, 19)]) { $0[0].softmax() }]
+    c[.logSoftmax] = [GradCase(name: "rows", inputs: [r(3, 21)]) { $0[0].logSoftmax() }]
+    c[.rmsNorm] = [GradCase(name: "rows", inputs: [r(3, 20), positive(20)]) { $0[0].rmsNorm(weight: $0[1], eps: 1e-5) }]
+    c[.layerNorm] = [GradCase(name: "with bias", inputs: [r(3, 18), positive(18), r(18)]) { $0[0].layerNorm(weight: $0[1], bias: $0[2]) },
+                     GradCase(name: "no bias", inputs: [r(2, 33), positive(33)]) { $0[0].layerNorm(weight: $0[1], bias: nil) }]
+    c[.gelu] = [GradCase(name: "gelu", inputs: [r(37, scale: 2)]) { $0[0].gelu() }]
+    c[.silu] = [GradCase(name: "silu", inputs: [r(37, scale: 2)]) { $0[0].silu() }]
+    c[.swiglu] = [GradCase(name: "swiglu", inputs: [r(3, 17), r(3, 17)]) { Tensor.swiglu(gate: $0[0], up: $0[1]) }]
+    c[.rope] = [GradCase(name: "adjacent", inputs: [r(2, 3, 8)]) { $0[0].rope(heads: 2, positions: [0, 5, 9], layout: .adjacentPairs) },
+                GradCase(name: "half split, per row", inputs: [r(2, 2, 12)]) { $0[0].rope(heads: 3, positions: [1, 2, 3, 4], layout: .halfSplit) }]
+    let ids: [Int32] = [3, 1, 3, 0, 2]
+    c[.embedding] = [GradCase(name: "repeated ids", inputs: [r(4, 6)]) { Tensor.embedding($0[0], ids: ids) }]
+    c[.crossEntropy] = [GradCase(name: "ignore index", inputs: [r(4, 9)]) { $0[0].crossEntropy(targets: [2, -100, 8, 0]) }]
+    c[.sum] = [GradCase(name: "all", inputs: [r(3, 4)]) { $0[0].sum() },
+               GradCase(name: "axis 1", inputs: [r(2, 3, 4)]) { $0[0].sum(axis: 1) }]
+    c[.mean] = [GradCase(name: "all", inputs: [r(3, 4)]) { $0[0].mean() },
+                GradCase(name: "last axis", inputs: [r(2, 3, 4)]) { $0[0].mean(axis: -1) }]
+    c[.max] = [GradCase(name: "axis 0", inputs: [Tensor((0..<12).map { Float(($0 * 7) % 12) }, shape: [3, 4])]) { $0[0].max(axis: 0) }]
+    c[.reshape] = [GradCase(name: "view", inputs: [r(2, 6)]) { $0[0].reshape(3, -1) * $0[0].reshape(3, 4) }]
+    c[.transpose] = [GradCase(name: "last two", inputs: [r(2, 3, 4)]) { $0[0].transpose() },
+                     GradCase(name: "outer", inputs: [r(2, 3, 4)]) { $0[0].transpose(0, 2) }]
+    c[.slice] = [GradCase(name: "view on axis 0", inputs: [r(5, 3)]) { $0[0].slice(axis: 0, 1..<4) },
+                 GradCase(name: "copy on last axis", inputs: [r(2, 3, 6)]) { $0[0].split(axis: -1, sizes: [2, 4])[1] }]
+    c[.concat] = [GradCase(name: "axis 1", inputs: [r(2, 3), r(2, 1), r(2, 2)]) { Tensor.concat($0, axis: 1) }]
+    c[.gather] = [GradCase(name: "last axis", inputs: [r(3, 5)]) { $0[0].gather(lastAxis: [4, 0, 2]) }]
+    c[.maskedFill] = [GradCase(name: "causal", inputs: [r(2, 4, 4)]) { $0[0].maskedFill(Tensor.causalMask(4), value: -1e9).softmax() }]
+    c[.attention] = [
+        GradCase(name: "causal", inputs: [r(2, 5, 8), r(2, 5, 8), r(2, 5, 8)]) { Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 2) },
+        GradCase(name: "grouped query, cached prefix", inputs: [r(1, 3, 12), r(1, 5, 4), r(1, 5, 4)]) {
+            Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 3, kvHeads: 1) },
+        GradCase(name: "padding, not causal", inputs: [r(2, 4, 6), r(2, 4, 6), r(2, 4, 6)]) {
+            Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 2, causal: false, keyLengths: [4, 2]) },
+    ]
+    return c
+}()
+
+/// Checks analytic gradients against central differences. Ops run in float32, so the difference
+/// quotient uses a float-sized step (1e-2) and sums the weighted outputs in Double; the bound
+/// |analytic − numeric| ≤ 1e-3 + 1e-2·|numeric| is the float32 bound of reliability.md (test 1).
+func gradcheck(_ c: GradCase, seed: UInt64) -> [String] {
+    var rng = PCG32(seed: seed)
+    let inputs = c.inputs.map { t -> Tensor in let x = t.copy(); x.requiresGrad = true; return x }
+    let out = c.f(inputs)
+    let w = Tensor.randn(out.shape, rng: &rng)  // random output weights: Σ softmax would be flat
+    out.backward(seed: w)
+    func objective() -> Double {
+        let y = withNoGrad { c.f(inputs) }
+        var s: Double = 0
+        for i in 0..<y.count { s += Double(y.data[i]) * Double(w.data[i]) }
+        return s
+    }
+    var failures: [String] = []
+    let eps: Float = 1e-2
+    for (k, x) in inputs.enumerated() {
+        let analytic = x.grad ?? Tensor(zeros: x.shape)
+        for i in 0..<x.count {
+            let saved = x.data[i]
+            x.data[i] = saved + eps; let up = objective()
+            x.data[i] = saved - eps; let down = objective()
+            x.data[i] = saved
+            let numeric = (up - down) / (2 * Double(eps))
+            let a = Double(analytic.data[i])
+            if abs(a - numeric) > 1e-3 + 1e-2 * abs(numeric) {
+                failures.append("\(c.name): input \(k)[\(i)] analytic \(a) numeric \(numeric)")
+            }
+        }
+    }
+    return failures
+}
+
+@Suite struct Gradcheck {
+    @Test func everyOpHasACase() {
+        let missing = Op.allCases.filter { gradCases[$0]?.isEmpty ?? true }
+        #expect(missing.isEmpty, "ops without a gradcheck case: \(missing)")
+    }
+
+    @Test(arguments: Op.allCases)
+    func op(_ op: Op) {
+        for c in gradCases[op] ?? [] {
+            for seed: UInt64 in [1, 2] {
+                let failures = gradcheck(c, seed: seed)
+                #expect(failures.isEmpty, "\(op): \(failures.prefix(5))")
+            }
+        }
+    }
+
+    @Test func gradcheckCatchesAWrongGradient() {
+        // A deliberately wrong VJP (twice the true gradient) must fail the check.
+        let bad = GradCase(name: "wrong", inputs: [Tensor([0.3, -1.2, 2], shape: [3])]) { x in
+            record(.scale, [x[0]], x[0].detached().scaled(by: 3)) { g in [g.scaled(by: 6)] }
+        }
+        #expect(!gradcheck(bad, seed: 1).isEmpty)
+    }
+}
