@@ -1,0 +1,664 @@
+/*
+ * C ABI tests: every function of include/grlhf.h, the misuse matrix (NULL for each pointer,
+ * freed, foreign and wrong-type handles, bad sizes, bad UTF-8), safetensors round trips,
+ * handle leaks and per-thread errors.
+ *
+ * Each test runs in a child process, so a trap or crash in the library counts as a failure
+ * instead of ending the run. Build: see run.sh (-std=c99 -Wall -Wextra -Werror -pedantic).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "grlhf.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- tiny test harness ------------------------------------------------------------------ */
+
+static int failures; /* per child process */
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            printf("    FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);               \
+            failures++;                                                              \
+        }                                                                            \
+    } while (0)
+
+/* A call must return `want`; a failure must leave a non-empty message, a success an empty one. */
+#define EXPECT(call, want) expect_status((call), (want), #call, __LINE__)
+
+static void expect_status(grlhf_status got, grlhf_status want, const char *expr, int line) {
+    const char *message = grlhf_last_error();
+    if (got != want) {
+        printf("    FAIL line %d: %s returned %d (%s), wanted %d (%s); last error: \"%s\"\n", line,
+               expr, (int)got, grlhf_status_string(got), (int)want, grlhf_status_string(want),
+               message);
+        failures++;
+    } else if (want != GRLHF_OK && message[0] == '\0') {
+        printf("    FAIL line %d: %s failed without a message\n", line, expr);
+        failures++;
+    } else if (want == GRLHF_OK && message[0] != '\0') {
+        printf("    FAIL line %d: %s succeeded but left the message \"%s\"\n", line, expr, message);
+        failures++;
+    }
+}
+
+/* Pointers that are not handles, to fill out-params before a call that must reset them. */
+#define SENTINEL_TENSOR ((grlhf_tensor *)(uintptr_t)0x1)
+#define SENTINEL_SET ((grlhf_tensor_set *)(uintptr_t)0x1)
+
+static grlhf_tensor *make_tensor(const float *data, const int64_t *shape, int32_t rank) {
+    grlhf_tensor *t = NULL;
+    EXPECT(grlhf_tensor_create(data, shape, rank, &t), GRLHF_OK);
+    return t;
+}
+
+static char temp_path[64];
+
+/* A fresh temporary file path (the file exists and is empty). */
+static const char *make_temp_path(void) {
+    int fd;
+    strcpy(temp_path, "/tmp/grlhf_capi_XXXXXX");
+    fd = mkstemp(temp_path);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    return temp_path;
+}
+
+/* ---- versions, status, errors, threads -------------------------------------------------- */
+
+static void test_version(void) {
+    char expected[64];
+    sprintf(expected, "%d.%d.%d", GRLHF_VERSION_MAJOR, GRLHF_VERSION_MINOR, GRLHF_VERSION_PATCH);
+    CHECK(strcmp(grlhf_version(), expected) == 0);
+    CHECK(grlhf_abi_version() == GRLHF_ABI_VERSION);
+}
+
+static void test_status_string(void) {
+    grlhf_status codes[] = {GRLHF_OK,           GRLHF_ERR_INVALID_ARGUMENT, GRLHF_ERR_INVALID_FORMAT,
+                            GRLHF_ERR_IO,       GRLHF_ERR_OUT_OF_MEMORY,    GRLHF_ERR_UNSUPPORTED,
+                            GRLHF_ERR_MISUSE,   GRLHF_ERR_INTERNAL,         GRLHF_ERR_CANCELLED};
+    size_t n = sizeof codes / sizeof codes[0], i, j;
+    for (i = 0; i < n; i++) {
+        const char *s = grlhf_status_string(codes[i]);
+        CHECK(s != NULL && s[0] != '\0' && strcmp(s, "unknown status") != 0);
+        for (j = 0; j < i; j++) CHECK(strcmp(s, grlhf_status_string(codes[j])) != 0);
+    }
+    CHECK(strcmp(grlhf_status_string(1), "unknown status") == 0);
+    CHECK(strcmp(grlhf_status_string(-9), "unknown status") == 0);
+    CHECK(strcmp(grlhf_status_string(INT32_MIN), "unknown status") == 0);
+}
+
+static void test_last_error(void) {
+    int32_t rank = 7;
+    const char *first;
+    CHECK(strcmp(grlhf_last_error(), "") == 0); /* nothing has failed yet */
+    EXPECT(grlhf_tensor_rank(NULL, &rank), GRLHF_ERR_MISUSE);
+    CHECK(rank == 0);
+    first = grlhf_last_error();
+    CHECK(strstr(first, "grlhf_tensor_rank") != NULL); /* messages name the function */
+    CHECK(grlhf_last_error() == first);                 /* stable until the next call */
+    CHECK(grlhf_status_string(GRLHF_OK) != NULL && grlhf_last_error() == first);
+    EXPECT(grlhf_set_threads(1, 1), GRLHF_OK); /* a success clears it */
+    CHECK(strcmp(grlhf_last_error(), "") == 0);
+}
+
+static void test_threads(void) {
+    int32_t blas = -1, compute = -1;
+    EXPECT(grlhf_set_threads(2, 3), GRLHF_OK);
+    EXPECT(grlhf_get_threads(&blas, &compute), GRLHF_OK);
+    CHECK(blas == 2 && compute == 3);
+    EXPECT(grlhf_set_threads(0, 1), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_set_threads(1, 0), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_set_threads(-1, 1), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_set_threads(257, 1), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_set_threads(1, INT32_MAX), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_get_threads(&blas, &compute), GRLHF_OK); /* unchanged by the failures */
+    CHECK(blas == 2 && compute == 3);
+    EXPECT(grlhf_get_threads(NULL, &compute), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(compute == 0);
+    EXPECT(grlhf_get_threads(&blas, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(blas == 0);
+    EXPECT(grlhf_set_threads(256, 256), GRLHF_OK);
+    EXPECT(grlhf_set_threads(1, 1), GRLHF_OK);
+}
+
+/* ---- tensors ---------------------------------------------------------------------------- */
+
+static void test_tensor_round_trip(void) {
+    const float values[6] = {1.0f, -2.5f, 3.25f, 0.0f, -0.0f, 1e30f};
+    const int64_t shape[2] = {2, 3};
+    int64_t dims[4] = {-1, -1, -1, -1}, count = -1;
+    int32_t rank = -1;
+    const float *data = NULL;
+    float copy[6] = {0};
+    grlhf_tensor *t = make_tensor(values, shape, 2);
+    CHECK(t != NULL);
+    EXPECT(grlhf_tensor_rank(t, &rank), GRLHF_OK);
+    CHECK(rank == 2);
+    EXPECT(grlhf_tensor_shape(t, dims, 4), GRLHF_OK);
+    CHECK(dims[0] == 2 && dims[1] == 3 && dims[2] == -1);
+    EXPECT(grlhf_tensor_count(t, &count), GRLHF_OK);
+    CHECK(count == 6);
+    EXPECT(grlhf_tensor_data(t, &data), GRLHF_OK);
+    CHECK(data != NULL && data != values && memcmp(data, values, sizeof values) == 0);
+    EXPECT(grlhf_tensor_copy_to(t, copy, 6), GRLHF_OK);
+    CHECK(memcmp(copy, values, sizeof values) == 0);
+    grlhf_tensor_free(t);
+    CHECK(strcmp(grlhf_last_error(), "") == 0);
+}
+
+static void test_tensor_special_shapes(void) {
+    const int64_t shape[3] = {4, 0, 5};
+    const int64_t big_but_empty[4] = {(int64_t)1 << 20, (int64_t)1 << 20, (int64_t)1 << 20, 0};
+    int64_t count = -1, dims[3] = {0};
+    int32_t rank = -1;
+    const float *data = NULL;
+    float scalar_value = 4.5f, out = 0.0f, zeros[3] = {1, 1, 1};
+    const int64_t three[1] = {3};
+    grlhf_tensor *t;
+
+    /* a scalar: rank 0, shape may be NULL, one element */
+    t = make_tensor(&scalar_value, NULL, 0);
+    EXPECT(grlhf_tensor_rank(t, &rank), GRLHF_OK);
+    CHECK(rank == 0);
+    EXPECT(grlhf_tensor_count(t, &count), GRLHF_OK);
+    CHECK(count == 1);
+    EXPECT(grlhf_tensor_shape(t, NULL, 0), GRLHF_OK);
+    EXPECT(grlhf_tensor_copy_to(t, &out, 1), GRLHF_OK);
+    CHECK(out == 4.5f);
+    grlhf_tensor_free(t);
+
+    /* an empty tensor: data still non-NULL, dst may be NULL */
+    t = make_tensor(NULL, shape, 3);
+    EXPECT(grlhf_tensor_count(t, &count), GRLHF_OK);
+    CHECK(count == 0);
+    EXPECT(grlhf_tensor_shape(t, dims, 3), GRLHF_OK);
+    CHECK(dims[0] == 4 && dims[1] == 0 && dims[2] == 5);
+    EXPECT(grlhf_tensor_data(t, &data), GRLHF_OK);
+    CHECK(data != NULL);
+    EXPECT(grlhf_tensor_copy_to(t, NULL, 0), GRLHF_OK);
+    grlhf_tensor_free(t);
+
+    /* large dimensions whose product is 0 are fine */
+    t = make_tensor(NULL, big_but_empty, 4);
+    EXPECT(grlhf_tensor_count(t, &count), GRLHF_OK);
+    CHECK(count == 0);
+    grlhf_tensor_free(t);
+
+    /* NULL data gives zeros */
+    t = make_tensor(NULL, three, 1);
+    EXPECT(grlhf_tensor_copy_to(t, zeros, 3), GRLHF_OK);
+    CHECK(zeros[0] == 0.0f && zeros[1] == 0.0f && zeros[2] == 0.0f);
+    grlhf_tensor_free(t);
+}
+
+static void test_tensor_create_misuse(void) {
+    const int64_t ok_shape[2] = {2, 2};
+    const int64_t negative[2] = {2, -1};
+    const int64_t overflow[2] = {(int64_t)1 << 62, (int64_t)1 << 62};
+    const int64_t overflow_then_zero[3] = {(int64_t)1 << 40, (int64_t)1 << 40, 0};
+    const int64_t huge[1] = {(int64_t)1 << 40};
+    const int64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    const int64_t eight[8] = {1, 2, 1, 2, 1, 2, 1, 2};
+    const int64_t min_dim[1] = {INT64_MIN};
+    grlhf_tensor *t = SENTINEL_TENSOR;
+
+    EXPECT(grlhf_tensor_create(NULL, ok_shape, 2, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_create(NULL, NULL, 2, &t), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(t == NULL);
+    t = SENTINEL_TENSOR;
+    EXPECT(grlhf_tensor_create(NULL, ok_shape, -1, &t), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(t == NULL);
+    EXPECT(grlhf_tensor_create(NULL, nine, 9, &t), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_create(NULL, ok_shape, INT32_MIN, &t), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_create(NULL, negative, 2, &t), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_create(NULL, min_dim, 1, &t), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_create(NULL, overflow, 2, &t), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_create(NULL, overflow_then_zero, 3, &t), GRLHF_ERR_INVALID_ARGUMENT);
+    t = SENTINEL_TENSOR;
+    EXPECT(grlhf_tensor_create(NULL, huge, 1, &t), GRLHF_ERR_OUT_OF_MEMORY);
+    CHECK(t == NULL);
+    t = make_tensor(NULL, eight, 8); /* the maximum rank works */
+    CHECK(t != NULL);
+    grlhf_tensor_free(t);
+}
+
+/* Every tensor function given a handle that is not a live tensor: NULL, freed, foreign or a
+ * tensor set. Out-params must come back zeroed. */
+static void expect_tensor_misuse(const grlhf_tensor *bad, const char *what) {
+    int32_t rank = 7;
+    int64_t count = 7, dims[2];
+    const float *data = (const float *)(uintptr_t)0x1;
+    float dst[4];
+    grlhf_tensor_set *set = NULL;
+    printf("    misuse: tensor handle = %s\n", what);
+    EXPECT(grlhf_tensor_rank(bad, &rank), GRLHF_ERR_MISUSE);
+    CHECK(rank == 0);
+    EXPECT(grlhf_tensor_shape(bad, dims, 2), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_tensor_count(bad, &count), GRLHF_ERR_MISUSE);
+    CHECK(count == 0);
+    EXPECT(grlhf_tensor_data(bad, &data), GRLHF_ERR_MISUSE);
+    CHECK(data == NULL);
+    EXPECT(grlhf_tensor_copy_to(bad, dst, 4), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_tensor_set_create(&set), GRLHF_OK);
+    EXPECT(grlhf_tensor_set_add(set, "x", bad), GRLHF_ERR_MISUSE);
+    grlhf_tensor_set_free(set);
+    grlhf_tensor_free((grlhf_tensor *)(uintptr_t)bad); /* ignored, never a crash */
+    if (bad != NULL) CHECK(grlhf_last_error()[0] != '\0');
+}
+
+static void expect_set_misuse(const grlhf_tensor_set *bad, const char *what) {
+    int64_t count = 7;
+    const char *name = "x";
+    grlhf_tensor *t = SENTINEL_TENSOR, *x = make_tensor(NULL, NULL, 0);
+    printf("    misuse: set handle = %s\n", what);
+    EXPECT(grlhf_tensor_set_add((grlhf_tensor_set *)(uintptr_t)bad, "x", x), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_tensor_set_count(bad, &count), GRLHF_ERR_MISUSE);
+    CHECK(count == 0);
+    EXPECT(grlhf_tensor_set_name(bad, 0, &name), GRLHF_ERR_MISUSE);
+    CHECK(name == NULL);
+    EXPECT(grlhf_tensor_set_get(bad, "x", &t), GRLHF_ERR_MISUSE);
+    CHECK(t == NULL);
+    EXPECT(grlhf_safetensors_save("/tmp/grlhf_capi_never_written.safetensors", bad),
+           GRLHF_ERR_MISUSE);
+    grlhf_tensor_set_free((grlhf_tensor_set *)(uintptr_t)bad);
+    if (bad != NULL) CHECK(grlhf_last_error()[0] != '\0');
+    grlhf_tensor_free(x);
+}
+
+static void test_handle_misuse_matrix(void) {
+    const int64_t shape[1] = {4};
+    int64_t stack_word = 0, count = -1;
+    grlhf_tensor *freed = make_tensor(NULL, shape, 1), *live = make_tensor(NULL, shape, 1);
+    grlhf_tensor_set *freed_set = NULL, *live_set = NULL;
+    EXPECT(grlhf_tensor_set_create(&freed_set), GRLHF_OK);
+    EXPECT(grlhf_tensor_set_create(&live_set), GRLHF_OK);
+    grlhf_tensor_free(freed);
+    grlhf_tensor_set_free(freed_set);
+
+    expect_tensor_misuse(NULL, "NULL");
+    expect_tensor_misuse(freed, "freed");
+    expect_tensor_misuse((const grlhf_tensor *)(const void *)&stack_word, "foreign pointer");
+    expect_tensor_misuse((const grlhf_tensor *)(const void *)live_set, "a tensor set");
+
+    expect_set_misuse(NULL, "NULL");
+    expect_set_misuse(freed_set, "freed");
+    expect_set_misuse((const grlhf_tensor_set *)(const void *)&stack_word, "foreign pointer");
+    expect_set_misuse((const grlhf_tensor_set *)(const void *)live, "a tensor");
+
+    /* the wrong-type frees above left both live handles intact */
+    EXPECT(grlhf_tensor_count(live, &count), GRLHF_OK);
+    CHECK(count == 4);
+    EXPECT(grlhf_tensor_set_count(live_set, &count), GRLHF_OK);
+    CHECK(count == 0);
+    CHECK(stack_word == 0);
+
+    /* freeing NULL is a silent no-op; double free is ignored */
+    grlhf_tensor_free(NULL);
+    CHECK(strcmp(grlhf_last_error(), "") == 0);
+    grlhf_tensor_set_free(NULL);
+    CHECK(strcmp(grlhf_last_error(), "") == 0);
+    grlhf_tensor_free(live);
+    grlhf_tensor_free(live);
+    CHECK(grlhf_last_error()[0] != '\0');
+    grlhf_tensor_set_free(live_set);
+    grlhf_tensor_set_free(live_set);
+    CHECK(grlhf_last_error()[0] != '\0');
+}
+
+static void test_tensor_bad_sizes(void) {
+    const int64_t shape[2] = {2, 3};
+    int64_t dims[2];
+    float dst[6];
+    int32_t rank = 7;
+    int64_t count = 7;
+    const float *data = (const float *)(uintptr_t)0x1;
+    grlhf_tensor *t = make_tensor(NULL, shape, 2);
+    EXPECT(grlhf_tensor_shape(t, dims, 1), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_shape(t, dims, -1), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_shape(t, dims, INT32_MIN), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_shape(t, NULL, 2), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_copy_to(t, dst, 5), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_copy_to(t, dst, -1), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_copy_to(t, dst, INT64_MIN), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_copy_to(t, NULL, 6), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_copy_to(t, dst, INT64_MAX), GRLHF_OK); /* capacity is an upper bound */
+    EXPECT(grlhf_tensor_rank(t, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_count(t, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_data(t, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_rank(t, &rank), GRLHF_OK);
+    EXPECT(grlhf_tensor_count(t, &count), GRLHF_OK);
+    EXPECT(grlhf_tensor_data(t, &data), GRLHF_OK);
+    CHECK(rank == 2 && count == 6 && data != NULL);
+    grlhf_tensor_free(t);
+}
+
+/* ---- tensor sets ------------------------------------------------------------------------- */
+
+static void test_tensor_set(void) {
+    const float a_values[3] = {1, 2, 3}, b_values[4] = {-1, -2, -3, -4};
+    const int64_t a_shape[1] = {3}, b_shape[2] = {2, 2};
+    grlhf_tensor *a = make_tensor(a_values, a_shape, 1), *b = make_tensor(b_values, b_shape, 2);
+    grlhf_tensor *got = NULL;
+    grlhf_tensor_set *set = NULL;
+    int64_t count = -1, dims[2] = {0};
+    const char *name = NULL;
+    float values[4];
+
+    EXPECT(grlhf_tensor_set_create(&set), GRLHF_OK);
+    EXPECT(grlhf_tensor_set_count(set, &count), GRLHF_OK);
+    CHECK(count == 0);
+    EXPECT(grlhf_tensor_set_add(set, "model.b", b), GRLHF_OK);
+    EXPECT(grlhf_tensor_set_add(set, "model.a", a), GRLHF_OK);
+    EXPECT(grlhf_tensor_set_add(set, "\xc3\xa9t\xc3\xa9", a), GRLHF_OK); /* "été" */
+    grlhf_tensor_free(a); /* the set keeps its own copies */
+    grlhf_tensor_free(b);
+
+    EXPECT(grlhf_tensor_set_count(set, &count), GRLHF_OK);
+    CHECK(count == 3);
+    EXPECT(grlhf_tensor_set_name(set, 0, &name), GRLHF_OK);
+    CHECK(name != NULL && strcmp(name, "model.b") == 0); /* insertion order */
+    EXPECT(grlhf_tensor_set_name(set, 1, &name), GRLHF_OK);
+    CHECK(name != NULL && strcmp(name, "model.a") == 0);
+    EXPECT(grlhf_tensor_set_name(set, 2, &name), GRLHF_OK);
+    CHECK(name != NULL && strcmp(name, "\xc3\xa9t\xc3\xa9") == 0);
+
+    EXPECT(grlhf_tensor_set_get(set, "model.b", &got), GRLHF_OK);
+    EXPECT(grlhf_tensor_shape(got, dims, 2), GRLHF_OK);
+    CHECK(dims[0] == 2 && dims[1] == 2);
+    EXPECT(grlhf_tensor_copy_to(got, values, 4), GRLHF_OK);
+    CHECK(memcmp(values, b_values, sizeof b_values) == 0);
+    grlhf_tensor_free(got);
+    got = NULL;
+    EXPECT(grlhf_tensor_set_get(set, "model.a", &got), GRLHF_OK);
+    grlhf_tensor_set_free(set); /* a handle from get outlives its set */
+    EXPECT(grlhf_tensor_copy_to(got, values, 4), GRLHF_OK);
+    CHECK(memcmp(values, a_values, sizeof a_values) == 0);
+    grlhf_tensor_free(got);
+}
+
+static void test_tensor_set_misuse(void) {
+    const float one = 1.0f;
+    grlhf_tensor *t = make_tensor(&one, NULL, 0), *got = SENTINEL_TENSOR;
+    grlhf_tensor_set *set = NULL;
+    const char *name = "x";
+    int64_t count = -1;
+
+    EXPECT(grlhf_tensor_set_create(NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_set_create(&set), GRLHF_OK);
+    EXPECT(grlhf_tensor_set_add(set, "w", t), GRLHF_OK);
+    EXPECT(grlhf_tensor_set_add(set, "w", t), GRLHF_ERR_INVALID_ARGUMENT);    /* duplicate */
+    EXPECT(grlhf_tensor_set_add(set, "", t), GRLHF_ERR_INVALID_ARGUMENT);     /* empty */
+    EXPECT(grlhf_tensor_set_add(set, NULL, t), GRLHF_ERR_INVALID_ARGUMENT);   /* NULL */
+    EXPECT(grlhf_tensor_set_add(set, "\xff\xfe", t), GRLHF_ERR_INVALID_ARGUMENT); /* bad UTF-8 */
+    EXPECT(grlhf_tensor_set_add(set, "a\xc3", t), GRLHF_ERR_INVALID_ARGUMENT);    /* truncated */
+    EXPECT(grlhf_tensor_set_add(set, "\xed\xa0\x80", t), GRLHF_ERR_INVALID_ARGUMENT); /* surrogate */
+    EXPECT(grlhf_tensor_set_add(set, "y", NULL), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_tensor_set_count(set, &count), GRLHF_OK);
+    CHECK(count == 1); /* failed adds changed nothing */
+    EXPECT(grlhf_tensor_set_count(set, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+
+    EXPECT(grlhf_tensor_set_name(set, -1, &name), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(name == NULL);
+    EXPECT(grlhf_tensor_set_name(set, 1, &name), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_set_name(set, INT64_MAX, &name), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_set_name(set, INT64_MIN, &name), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_set_name(set, 0, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+
+    EXPECT(grlhf_tensor_set_get(set, "missing", &got), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(got == NULL);
+    CHECK(strstr(grlhf_last_error(), "missing") != NULL);
+    got = SENTINEL_TENSOR;
+    EXPECT(grlhf_tensor_set_get(set, NULL, &got), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(got == NULL);
+    EXPECT(grlhf_tensor_set_get(set, "\xff", &got), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tensor_set_get(set, "w", NULL), GRLHF_ERR_INVALID_ARGUMENT);
+
+    grlhf_tensor_set_free(set);
+    grlhf_tensor_free(t);
+}
+
+/* ---- safetensors ------------------------------------------------------------------------- */
+
+static int same_bits(const grlhf_tensor *a, const grlhf_tensor *b) {
+    int32_t ra = -1, rb = -2;
+    int64_t da[GRLHF_MAX_RANK], db[GRLHF_MAX_RANK], ca = -1, cb = -2;
+    const float *pa = NULL, *pb = NULL;
+    if (grlhf_tensor_rank(a, &ra) || grlhf_tensor_rank(b, &rb) || ra != rb) return 0;
+    if (grlhf_tensor_shape(a, da, GRLHF_MAX_RANK) || grlhf_tensor_shape(b, db, GRLHF_MAX_RANK)) return 0;
+    if (ra > 0 && memcmp(da, db, (size_t)ra * sizeof da[0]) != 0) return 0;
+    if (grlhf_tensor_count(a, &ca) || grlhf_tensor_count(b, &cb) || ca != cb) return 0;
+    if (grlhf_tensor_data(a, &pa) || grlhf_tensor_data(b, &pb)) return 0;
+    return memcmp(pa, pb, (size_t)ca * sizeof(float)) == 0;
+}
+
+static void test_safetensors_round_trip(void) {
+    float wide[2 * 3 * 4];
+    const float scalar = -7.25f;
+    const int64_t wide_shape[3] = {2, 3, 4}, empty_shape[2] = {0, 3};
+    const float specials[5] = {0.0f, -0.0f, (float)HUGE_VAL, -(float)HUGE_VAL, 1e-45f};
+    const int64_t specials_shape[1] = {5};
+    const char *names[4] = {"layers.0.weight", "scalar", "empty", "specials"};
+    grlhf_tensor *originals[4];
+    grlhf_tensor_set *set = NULL, *loaded = NULL;
+    const char *path = make_temp_path();
+    int64_t count = -1, i;
+    for (i = 0; i < 24; i++) wide[i] = (float)i * 0.37f - 3.0f;
+
+    originals[0] = make_tensor(wide, wide_shape, 3);
+    originals[1] = make_tensor(&scalar, NULL, 0);
+    originals[2] = make_tensor(NULL, empty_shape, 2);
+    originals[3] = make_tensor(specials, specials_shape, 1);
+    EXPECT(grlhf_tensor_set_create(&set), GRLHF_OK);
+    for (i = 0; i < 4; i++) EXPECT(grlhf_tensor_set_add(set, names[i], originals[i]), GRLHF_OK);
+    EXPECT(grlhf_safetensors_save(path, set), GRLHF_OK);
+    EXPECT(grlhf_safetensors_load(path, &loaded), GRLHF_OK);
+
+    EXPECT(grlhf_tensor_set_count(loaded, &count), GRLHF_OK);
+    CHECK(count == 4);
+    for (i = 0; i < 4; i++) {
+        grlhf_tensor *got = NULL;
+        EXPECT(grlhf_tensor_set_get(loaded, names[i], &got), GRLHF_OK);
+        if (!same_bits(got, originals[i])) {
+            printf("    FAIL: tensor %s differs after the round trip\n", names[i]);
+            failures++;
+        }
+        grlhf_tensor_free(got);
+        grlhf_tensor_free(originals[i]);
+    }
+    grlhf_tensor_set_free(set);
+    grlhf_tensor_set_free(loaded);
+    remove(path);
+}
+
+static void test_safetensors_errors(void) {
+    grlhf_tensor_set *set = SENTINEL_SET, *empty = NULL;
+    const char *path = make_temp_path();
+    FILE *f;
+
+    EXPECT(grlhf_safetensors_load("/nonexistent/grlhf/file.safetensors", &set), GRLHF_ERR_IO);
+    CHECK(set == NULL);
+    EXPECT(grlhf_safetensors_load(NULL, &set), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_safetensors_load(path, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_safetensors_load("/tmp/\xff\xfe.safetensors", &set), GRLHF_ERR_INVALID_ARGUMENT);
+
+    /* an empty file and garbage are format errors */
+    set = SENTINEL_SET;
+    EXPECT(grlhf_safetensors_load(path, &set), GRLHF_ERR_INVALID_FORMAT);
+    CHECK(set == NULL);
+    f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) { /* a 16-byte header that is not JSON */
+        const unsigned char length[8] = {16, 0, 0, 0, 0, 0, 0, 0};
+        fwrite(length, 1, 8, f);
+        fputs("{not json at all", f);
+        fclose(f);
+    }
+    EXPECT(grlhf_safetensors_load(path, &set), GRLHF_ERR_INVALID_FORMAT);
+    f = fopen(path, "wb");
+    if (f) { /* header length far past the end of the file */
+        const unsigned char header[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+        fwrite(header, 1, 8, f);
+        fclose(f);
+    }
+    EXPECT(grlhf_safetensors_load(path, &set), GRLHF_ERR_INVALID_FORMAT);
+
+    EXPECT(grlhf_tensor_set_create(&empty), GRLHF_OK);
+    EXPECT(grlhf_safetensors_save("/nonexistent/grlhf/out.safetensors", empty), GRLHF_ERR_IO);
+    EXPECT(grlhf_safetensors_save(NULL, empty), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_safetensors_save("/tmp/\xff.safetensors", empty), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_safetensors_save(path, NULL), GRLHF_ERR_MISUSE);
+    /* an empty set is a valid file */
+    EXPECT(grlhf_safetensors_save(path, empty), GRLHF_OK);
+    grlhf_tensor_set_free(empty);
+    empty = NULL;
+    EXPECT(grlhf_safetensors_load(path, &empty), GRLHF_OK);
+    grlhf_tensor_set_free(empty);
+    remove(path);
+}
+
+/* ---- lifetimes and threads ----------------------------------------------------------------- */
+
+static void test_leaks(void) {
+    const int64_t shape[2] = {8, 8};
+    const char *path = make_temp_path();
+    int64_t base = grlhf_live_handles();
+    grlhf_tensor_set *saved = NULL;
+    grlhf_tensor *t = make_tensor(NULL, shape, 2);
+    int i;
+
+    EXPECT(grlhf_tensor_set_create(&saved), GRLHF_OK);
+    EXPECT(grlhf_tensor_set_add(saved, "w", t), GRLHF_OK);
+    EXPECT(grlhf_safetensors_save(path, saved), GRLHF_OK);
+    grlhf_tensor_set_free(saved);
+    grlhf_tensor_free(t);
+    CHECK(grlhf_live_handles() == base);
+
+    for (i = 0; i < 10000; i++) {
+        grlhf_tensor *x = NULL, *y = NULL;
+        grlhf_tensor_set *s = NULL;
+        if (grlhf_tensor_create(NULL, shape, 2, &x) != GRLHF_OK) break;
+        if (grlhf_tensor_set_create(&s) != GRLHF_OK) break;
+        if (grlhf_tensor_set_add(s, "x", x) != GRLHF_OK) break;
+        if (grlhf_tensor_set_get(s, "x", &y) != GRLHF_OK) break;
+        grlhf_tensor_free(y);
+        grlhf_tensor_free(x);
+        grlhf_tensor_set_free(s);
+    }
+    CHECK(i == 10000);
+    CHECK(grlhf_live_handles() == base);
+    for (i = 0; i < 1000; i++) {
+        grlhf_tensor_set *s = NULL;
+        if (grlhf_safetensors_load(path, &s) != GRLHF_OK) break;
+        grlhf_tensor_set_free(s);
+    }
+    CHECK(i == 1000);
+    CHECK(grlhf_live_handles() == base);
+    remove(path);
+}
+
+#define WORKERS 4
+
+static void *worker(void *arg) {
+    long id = (long)(intptr_t)arg;
+    int64_t shape[1];
+    char expected[32];
+    int i;
+    long bad = 0;
+    shape[0] = -(int64_t)(id + 1); /* each thread's error message names its own dimension */
+    sprintf(expected, "(%ld)", -(id + 1));
+    for (i = 0; i < 2000; i++) {
+        grlhf_tensor *t = NULL;
+        int64_t ok_shape[1] = {16};
+        if (grlhf_tensor_create(NULL, shape, 1, &t) != GRLHF_ERR_INVALID_ARGUMENT) bad++;
+        if (strstr(grlhf_last_error(), expected) == NULL) bad++;
+        if (grlhf_tensor_create(NULL, ok_shape, 1, &t) != GRLHF_OK) bad++;
+        grlhf_tensor_free(t);
+    }
+    return (void *)(intptr_t)bad;
+}
+
+static void test_threads_errors_are_per_thread(void) {
+    pthread_t threads[WORKERS];
+    int64_t base = grlhf_live_handles();
+    const char *mine;
+    long i;
+    EXPECT(grlhf_tensor_rank(NULL, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    mine = grlhf_last_error();
+    CHECK(strstr(mine, "out is NULL") != NULL);
+    for (i = 0; i < WORKERS; i++)
+        CHECK(pthread_create(&threads[i], NULL, worker, (void *)(intptr_t)i) == 0);
+    for (i = 0; i < WORKERS; i++) {
+        void *bad = NULL;
+        CHECK(pthread_join(threads[i], &bad) == 0);
+        CHECK(bad == NULL);
+    }
+    CHECK(grlhf_last_error() == mine && strstr(mine, "out is NULL") != NULL);
+    CHECK(grlhf_live_handles() == base);
+}
+
+/* ---- runner -------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    void (*run)(void);
+} test_case;
+
+static const test_case tests[] = {
+    {"version", test_version},
+    {"status_string", test_status_string},
+    {"last_error", test_last_error},
+    {"threads", test_threads},
+    {"tensor_round_trip", test_tensor_round_trip},
+    {"tensor_special_shapes", test_tensor_special_shapes},
+    {"tensor_create_misuse", test_tensor_create_misuse},
+    {"handle_misuse_matrix", test_handle_misuse_matrix},
+    {"tensor_bad_sizes", test_tensor_bad_sizes},
+    {"tensor_set", test_tensor_set},
+    {"tensor_set_misuse", test_tensor_set_misuse},
+    {"safetensors_round_trip", test_safetensors_round_trip},
+    {"safetensors_errors", test_safetensors_errors},
+    {"leaks", test_leaks},
+    {"errors_are_per_thread", test_threads_errors_are_per_thread},
+};
+
+int main(void) {
+    size_t i, n = sizeof tests / sizeof tests[0];
+    int passed = 0, failed = 0;
+    for (i = 0; i < n; i++) {
+        pid_t pid;
+        int status = 0;
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            alarm(120); /* a hang counts as a failure too */
+            failures = 0;
+            tests[i].run();
+            fflush(stdout);
+            _exit(failures == 0 ? 0 : 1);
+        }
+        if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+            printf("FAIL %s (could not run the child process)\n", tests[i].name);
+            failed++;
+        } else if (WIFSIGNALED(status)) {
+            printf("FAIL %s (crashed with signal %d)\n", tests[i].name, WTERMSIG(status));
+            failed++;
+        } else if (WEXITSTATUS(status) != 0) {
+            printf("FAIL %s\n", tests[i].name);
+            failed++;
+        } else {
+            printf("ok   %s\n", tests[i].name);
+            passed++;
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,188 @@
+"""Python bindings for grlhf (Generative RLHF-V on the CPU) over its C ABI (ctypes).
+
+>>> import numpy as np, grlhf
+>>> with grlhf.Tensor(np.arange(6, dtype=np.float32).reshape(2, 3)) as t:
+...     t.shape
+(2, 3)
+
+Every failing call raises :class:`grlhf.Error` carrying the C status and message.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import weakref
+from typing import Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _lib
+from ._lib import ABI_VERSION, Error
+
+__all__ = [
+    "ABI_VERSION", "Error", "Tensor", "version", "abi_version", "set_threads", "get_threads",
+    "save_safetensors", "load_safetensors", "live_handles",
+]
+__version__ = "0.1.0"
+
+_c = _lib.lib
+_float_p = ctypes.POINTER(ctypes.c_float)
+
+
+def version() -> str:
+    """The loaded library's version, e.g. "0.1.0"."""
+    return _c.grlhf_version().decode()
+
+
+def abi_version() -> int:
+    """The loaded library's C ABI version (equal to :data:`ABI_VERSION`, checked at import)."""
+    return int(_c.grlhf_abi_version())
+
+
+def set_threads(blas_threads: int, compute_threads: Optional[int] = None) -> None:
+    """Sets the threads for BLAS and for elementwise kernels (each 1..256; compute defaults to
+    the BLAS count). Process-wide."""
+    _c.grlhf_set_threads(blas_threads, blas_threads if compute_threads is None else compute_threads)
+
+
+def get_threads() -> Tuple[int, int]:
+    """The current ``(blas_threads, compute_threads)``."""
+    blas, compute = ctypes.c_int32(), ctypes.c_int32()
+    _c.grlhf_get_threads(ctypes.byref(blas), ctypes.byref(compute))
+    return blas.value, compute.value
+
+
+def live_handles() -> int:
+    """Handles of every kind created and not yet freed (for leak checks)."""
+    return int(_c.grlhf_live_handles())
+
+
+class Tensor:
+    """An immutable float32 tensor owned by the library.
+
+    Build one from anything numpy can turn into an array (converted to contiguous float32);
+    read it back with :meth:`numpy`. The handle is freed by :meth:`close`, by leaving a ``with``
+    block, or by the garbage collector, whichever comes first, and exactly once.
+    """
+
+    def __init__(self, array: Union[np.ndarray, Sequence, float]) -> None:
+        # asarray, not ascontiguousarray: the latter turns 0-d arrays into 1-d ones.
+        values = np.asarray(array, dtype=np.float32, order="C")
+        shape = (ctypes.c_int64 * max(values.ndim, 1))(*values.shape)
+        handle = ctypes.c_void_p()
+        _c.grlhf_tensor_create(values.ctypes.data_as(_float_p), shape, values.ndim, ctypes.byref(handle))
+        self._adopt(handle.value)
+
+    @classmethod
+    def _from_handle(cls, handle: int) -> "Tensor":
+        t = cls.__new__(cls)
+        t._adopt(handle)
+        return t
+
+    def _adopt(self, handle: Optional[int]) -> None:
+        self._handle: Optional[int] = handle
+        # finalize runs at most once: on close(), on collection, or at interpreter exit.
+        self._finalizer = weakref.finalize(self, _c.grlhf_tensor_free, handle)
+
+    @property
+    def handle(self) -> int:
+        """The C handle (``grlhf_tensor *``); ValueError once closed."""
+        if self._handle is None:
+            raise ValueError("grlhf.Tensor is closed")
+        return self._handle
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def close(self) -> None:
+        """Frees the C tensor now; later calls do nothing."""
+        self._handle = None
+        self._finalizer()
+
+    def __enter__(self) -> "Tensor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        rank = ctypes.c_int32()
+        _c.grlhf_tensor_rank(self.handle, ctypes.byref(rank))
+        dims = (ctypes.c_int64 * max(rank.value, 1))()
+        _c.grlhf_tensor_shape(self.handle, dims, rank.value)
+        return tuple(dims[: rank.value])
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        count = ctypes.c_int64()
+        _c.grlhf_tensor_count(self.handle, ctypes.byref(count))
+        return count.value
+
+    def numpy(self) -> np.ndarray:
+        """A float32 copy of the values."""
+        out = np.empty(self.shape, dtype=np.float32)
+        _c.grlhf_tensor_copy_to(self.handle, out.ctypes.data_as(_float_p), out.size)
+        return out
+
+    def __array__(self, dtype: object = None, copy: Optional[bool] = None) -> np.ndarray:
+        if copy is False:
+            raise ValueError("grlhf.Tensor values live in the library; numpy() makes a copy")
+        values = self.numpy()
+        return values if dtype is None else values.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "grlhf.Tensor(closed)"
+        return f"grlhf.Tensor(shape={self.shape})"
+
+
+def _path_bytes(path: Union[str, "os.PathLike[str]"]) -> bytes:
+    return os.fspath(path).encode("utf-8")
+
+
+def save_safetensors(path: Union[str, "os.PathLike[str]"],
+                     tensors: Mapping[str, Union[np.ndarray, Tensor]]) -> None:
+    """Writes ``tensors`` (name -> array or Tensor, in mapping order) as float32 to a
+    .safetensors file. Arrays of other dtypes are converted to float32."""
+    handle = ctypes.c_void_p()
+    _c.grlhf_tensor_set_create(ctypes.byref(handle))
+    try:
+        for name, value in tensors.items():
+            if not isinstance(name, str):
+                raise TypeError(f"tensor names must be str, got {type(name).__name__}")
+            if isinstance(value, Tensor):
+                _c.grlhf_tensor_set_add(handle, name.encode("utf-8"), value.handle)
+            else:
+                with Tensor(value) as t:
+                    _c.grlhf_tensor_set_add(handle, name.encode("utf-8"), t.handle)
+        _c.grlhf_safetensors_save(_path_bytes(path), handle)
+    finally:
+        _c.grlhf_tensor_set_free(handle)
+
+
+def load_safetensors(path: Union[str, "os.PathLike[str]"]) -> dict[str, np.ndarray]:
+    """Reads every tensor of a .safetensors file as float32 numpy arrays, in file order."""
+    handle = ctypes.c_void_p()
+    _c.grlhf_safetensors_load(_path_bytes(path), ctypes.byref(handle))
+    try:
+        count = ctypes.c_int64()
+        _c.grlhf_tensor_set_count(handle, ctypes.byref(count))
+        result: dict[str, np.ndarray] = {}
+        for i in range(count.value):
+            name = ctypes.c_char_p()
+            _c.grlhf_tensor_set_name(handle, i, ctypes.byref(name))
+            key = name.value or b""
+            tensor = ctypes.c_void_p()
+            _c.grlhf_tensor_set_get(handle, key, ctypes.byref(tensor))
+            with Tensor._from_handle(tensor.value) as t:
+                result[key.decode("utf-8")] = t.numpy()
+        return result
+    finally:
+        _c.grlhf_tensor_set_free(handle)

@@ -1,0 +1,135 @@
+"""Finds and loads libgrlhf, declares the signature of every function in include/grlhf.h and
+turns non-zero status codes into :class:`Error`.
+
+The library is looked up in this order: the ``GRLHF_LIBRARY`` environment variable (a path to
+the .so); the repository's build outputs ``.build/release/libgrlhf.so`` then
+``.build/debug/libgrlhf.so``, found by walking up from this file; ``ctypes.util.find_library``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+#: The ABI these bindings are written for; must equal GRLHF_ABI_VERSION of the loaded library.
+ABI_VERSION = 1
+
+#: Status codes (include/grlhf.h).
+OK = 0
+ERR_INVALID_ARGUMENT = -1
+ERR_INVALID_FORMAT = -2
+ERR_IO = -3
+ERR_OUT_OF_MEMORY = -4
+ERR_UNSUPPORTED = -5
+ERR_MISUSE = -6
+ERR_INTERNAL = -7
+ERR_CANCELLED = -8
+
+
+class Error(Exception):
+    """A grlhf call failed. ``status`` is the C status code, ``message`` the library's text."""
+
+    def __init__(self, status: int, message: str, status_name: str = "") -> None:
+        super().__init__(f"{message} [{status_name or status}]" if message else status_name or str(status))
+        self.status = status
+        self.message = message
+        self.status_name = status_name
+
+
+# Marks functions returning grlhf_status (an int32_t): those raise Error on failure.
+_status = "grlhf_status"
+_handle = ctypes.c_void_p  # every opaque handle: grlhf_tensor *, grlhf_tensor_set *
+_i32, _i64 = ctypes.c_int32, ctypes.c_int64
+_P = ctypes.POINTER
+
+#: name -> (restype, argtypes) for every function declared in include/grlhf.h.
+SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
+    "grlhf_version": (ctypes.c_char_p, []),
+    "grlhf_abi_version": (_i32, []),
+    "grlhf_status_string": (ctypes.c_char_p, [_i32]),
+    "grlhf_last_error": (ctypes.c_char_p, []),
+    "grlhf_set_threads": (_status, [_i32, _i32]),
+    "grlhf_get_threads": (_status, [_P(_i32), _P(_i32)]),
+    "grlhf_tensor_create": (_status, [_P(ctypes.c_float), _P(_i64), _i32, _P(_handle)]),
+    "grlhf_tensor_rank": (_status, [_handle, _P(_i32)]),
+    "grlhf_tensor_shape": (_status, [_handle, _P(_i64), _i32]),
+    "grlhf_tensor_count": (_status, [_handle, _P(_i64)]),
+    "grlhf_tensor_data": (_status, [_handle, _P(_P(ctypes.c_float))]),
+    "grlhf_tensor_copy_to": (_status, [_handle, _P(ctypes.c_float), _i64]),
+    "grlhf_tensor_free": (None, [_handle]),
+    "grlhf_tensor_set_create": (_status, [_P(_handle)]),
+    "grlhf_tensor_set_add": (_status, [_handle, ctypes.c_char_p, _handle]),
+    "grlhf_tensor_set_count": (_status, [_handle, _P(_i64)]),
+    "grlhf_tensor_set_name": (_status, [_handle, _i64, _P(ctypes.c_char_p)]),
+    "grlhf_tensor_set_get": (_status, [_handle, ctypes.c_char_p, _P(_handle)]),
+    "grlhf_tensor_set_free": (None, [_handle]),
+    "grlhf_safetensors_load": (_status, [ctypes.c_char_p, _P(_handle)]),
+    "grlhf_safetensors_save": (_status, [ctypes.c_char_p, _handle]),
+    "grlhf_live_handles": (_i64, []),
+}
+
+
+def find_library() -> str:
+    """The path of libgrlhf to load (see the module docstring for the search order)."""
+    explicit = os.environ.get("GRLHF_LIBRARY")
+    if explicit:
+        return explicit
+    for directory in Path(__file__).resolve().parents:
+        for config in ("release", "debug"):
+            candidate = directory / ".build" / config / "libgrlhf.so"
+            if candidate.is_file():
+                return str(candidate)
+    found = ctypes.util.find_library("grlhf")
+    if found:
+        return found
+    raise ImportError(
+        "grlhf: cannot find libgrlhf.so; build it (`swift build -c release` in the repository) "
+        "or set GRLHF_LIBRARY to its path")
+
+
+def _make_errcheck(lib: ctypes.CDLL) -> Callable[..., int]:
+    # Reads the thread-local message right after the failing call, before any other grlhf call.
+    def errcheck(status: int, func: Any, args: tuple) -> int:
+        if status != OK:
+            message = (lib.grlhf_last_error() or b"").decode("utf-8", "replace")
+            name = (lib.grlhf_status_string(status) or b"").decode("utf-8", "replace")
+            raise Error(status, message, name)
+        return status
+    return errcheck
+
+
+def load(path: Optional[str] = None) -> ctypes.CDLL:
+    """Loads the library, declares every signature and checks the ABI version.
+
+    Raises ImportError when the library is missing, lacks a function, or has another ABI.
+    """
+    path = path or find_library()
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        raise ImportError(f"grlhf: cannot load {path}: {e}") from e
+    errcheck = _make_errcheck(lib)
+    for name, (restype, argtypes) in SIGNATURES.items():
+        try:
+            func = getattr(lib, name)
+        except AttributeError as e:
+            raise ImportError(f"grlhf: {path} has no function {name}; rebuild it") from e
+        func.argtypes = argtypes
+        if restype == _status:
+            func.restype = ctypes.c_int32
+            func.errcheck = errcheck
+        else:
+            func.restype = restype
+    found = lib.grlhf_abi_version()
+    if found != ABI_VERSION:
+        raise ImportError(
+            f"grlhf: {path} has C ABI version {found}, but these bindings need version "
+            f"{ABI_VERSION}; install matching versions of the library and the bindings")
+    return lib
+
+
+path: str = find_library()
+lib: ctypes.CDLL = load(path)
