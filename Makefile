@@ -4,6 +4,11 @@ PYTHON ?= python3
 CONFIG ?= release
 BUILD := .build/$(CONFIG)
 SWIFT_FLAGS := -c $(CONFIG)
+# CPU=native (or e.g. x86-64-v3) compiles the Swift kernels for that instruction set; the default
+# targets baseline x86-64 so the binaries run on any machine.
+ifneq ($(CPU),)
+SWIFT_FLAGS += -Xswiftc -target-cpu -Xswiftc $(CPU)
+endif
 APT_PACKAGES := libopenblas-dev libpng-dev
 PY_PACKAGES := numpy pytest safetensors
 PREFIX ?= /usr/local
@@ -36,8 +41,7 @@ test-python: build
 	GRLHF_LIBRARY=$(CURDIR)/$(BUILD)/libgrlhf.so $(PYTHON) -m pytest -q bindings/python/tests
 
 demo: build
-	@mkdir -p runs/demo
-	bin/grlhf demo --metrics runs/demo/metrics.jsonl
+	bin/grlhf demo --out runs/demo
 
 # Side-by-side training-step benchmark against PyTorch (installs torch into .cache/bench-venv).
 bench: build

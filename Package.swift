@@ -26,7 +26,7 @@ let package = Package(
         .executableTarget(name: "grlhf", dependencies: [
             "GRLHF", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "GRLHFTests", dependencies: ["GRLHF"],
+        .testTarget(name: "GRLHFTests", dependencies: ["GRLHF"], exclude: ["Fixtures"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

@@ -17,15 +17,16 @@ struct Demo: ParsableCommand {
 
     @Option(help: "Seconds to train.") var seconds: Double = 60
     @Option(help: "Threads for BLAS and elementwise kernels.") var threads: Int = 1
-    @Option(help: "Write metrics as JSON lines to this file.") var metrics: String?
+    @Option(help: "Directory for metrics.jsonl, loss.png and sample.txt.") var out: String = "runs/demo"
     @Option(help: "Seed for initialization, batches and sampling.") var seed: UInt64 = 1337
 
     func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // keep our lines in order with the progress bar on stderr
         Runtime.setThreads(threads)
         var options = CorpusDemo.Options()
         options.seconds = seconds
         options.seed = seed
-        options.metricsPath = metrics
+        options.outputDirectory = out
         try CorpusDemo.run(options)
     }
 }
@@ -39,8 +40,17 @@ struct Bench: ParsableCommand {
     @Option var steps: Int = 10
     @Option var batch: Int = 8
     @Flag(help: "Print one JSON line.") var json = false
+    @Flag(help: "Instead: time an elementwise add at 1 and 2 threads over sizes (the split threshold).")
+    var threading = false
 
     func run() throws {
+        if threading {
+            print("elements   1 thread µs   2 threads µs   speedup")
+            for r in ThreadingBenchmark.run() {
+                print(String(format: "%8d   %11.1f   %12.1f   %7.2f", r.elements, r.microsecondsOneThread, r.microsecondsTwoThreads, r.speedup))
+            }
+            return
+        }
         let r = TrainStepBenchmark.run(batch: batch, threads: threads, warmup: warmup, steps: steps)
         if json {
             let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys

@@ -58,12 +58,15 @@ let gradCases: [Op: [GradCase]] = {
     c[.slice] = [GradCase(name: "view on axis 0", inputs: [r(5, 3)]) { $0[0].slice(axis: 0, 1..<4) },
                  GradCase(name: "copy on last axis", inputs: [r(2, 3, 6)]) { $0[0].split(axis: -1, sizes: [2, 4])[1] }]
     c[.concat] = [GradCase(name: "axis 1", inputs: [r(2, 3), r(2, 1), r(2, 2)]) { Tensor.concat($0, axis: 1) }]
+    c[.linear] = [GradCase(name: "bias", inputs: [r(2, 3, 4), r(5, 4), r(5)]) { Tensor.linear($0[0], weight: $0[1], bias: $0[2]) },
+                  GradCase(name: "no bias", inputs: [r(3, 4), r(2, 4)]) { Tensor.linear($0[0], weight: $0[1], bias: nil) }]
     c[.gather] = [GradCase(name: "last axis", inputs: [r(3, 5)]) { $0[0].gather(lastAxis: [4, 0, 2]) }]
     c[.maskedFill] = [GradCase(name: "causal", inputs: [r(2, 4, 4)]) { $0[0].maskedFill(Tensor.causalMask(4), value: -1e9).softmax() }]
     c[.attention] = [
         GradCase(name: "causal", inputs: [r(2, 5, 8), r(2, 5, 8), r(2, 5, 8)]) { Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 2) },
         GradCase(name: "grouped query, cached prefix", inputs: [r(1, 3, 12), r(1, 5, 4), r(1, 5, 4)]) {
             Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 3, kvHeads: 1) },
+        GradCase(name: "packed qkv, grouped query", inputs: [r(2, 4, 12)]) { Tensor.attention(qkv: $0[0], heads: 2, kvHeads: 1) },
         GradCase(name: "padding, not causal", inputs: [r(2, 4, 6), r(2, 4, 6), r(2, 4, 6)]) {
             Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 2, causal: false, keyLengths: [4, 2]) },
     ]

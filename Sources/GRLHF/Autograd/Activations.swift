@@ -44,13 +44,29 @@ extension Tensor {
         }
     }
 
-    /// GELU with the tanh approximation (GPT-2, `approximate="tanh"`).
+    /// GELU with the tanh approximation (GPT-2, `approximate="tanh"`), written as
+    /// x·σ(2u) with u = √(2/π)(x + 0.044715 x³) (the same function: ½(1 + tanh u) = σ(2u)).
+    /// Forward keeps σ(2u), so backward needs no exp.
     public func gelu() -> Tensor {
-        let out = Tensor(uninitialized: shape)
-        Kernels.map(data, out.data, count, cost: 6, Kernels.gelu)
+        let out = Tensor(uninitialized: shape), sig = Tensor(uninitialized: shape)
+        let n = count
+        parallelChunks((n + 15) / 16, cost: 16 * 6) { r in
+            for c in r {
+                let i = c * 16, x = load(data, i, n)
+                let s = Kernels.sigmoid(2 * Kernels.geluC * (x + 0.044_715 * x * x * x))
+                store(s, sig.data, i, n); store(x * s, out.data, i, n)
+            }
+        }
         return record(.gelu, [self], out) { [self] g in
+            // d/dx x·σ(2u) = σ + x·σ(1 − σ)·2u′,  u′ = √(2/π)(1 + 3·0.044715 x²)
             let dx = Tensor(uninitialized: shape)
-            Kernels.zip(data, g.data, dx.data, count, cost: 8) { x, g in g * Kernels.geluGrad(x) }
+            parallelChunks((n + 15) / 16, cost: 16 * 3) { r in
+                for c in r {
+                    let i = c * 16, x = load(data, i, n), s = load(sig.data, i, n)
+                    let du: V16 = 2 * Kernels.geluC * (1 + 0.134_145 * x * x)
+                    store(load(g.data, i, n) * (s + x * s * (1 - s) * du), dx.data, i, n)
+                }
+            }
             return [dx]
         }
     }

@@ -8,89 +8,114 @@ extension Tensor {
     /// visible key yields zeros. The probabilities are kept for the backward pass.
     public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int? = nil,
                                  causal: Bool = true, keyLengths: [Int]? = nil, scale: Float? = nil) -> Tensor {
+        precondition(q.rank == 3 && k.rank == 3 && v.shape == k.shape && k.shape[0] == q.shape[0],
+                     "attention: q [B,T,C], k/v [B,S,C]")
+        let layout = AttentionLayout(batch: q.shape[0], queries: q.shape[1], keys: k.shape[1], width: q.shape[2],
+                                     kvWidth: k.shape[2], heads: heads, kvHeads: kvHeads ?? heads)
+        let streams = [AttentionLayout.Stream(tensor: q, column: 0, stride: q.shape[2]),
+                       AttentionLayout.Stream(tensor: k, column: 0, stride: k.shape[2]),
+                       AttentionLayout.Stream(tensor: v, column: 0, stride: v.shape[2])]
+        return layout.run(streams, inputs: [q, k, v], causal: causal, keyLengths: keyLengths, scale: scale)
+    }
+
+    /// Attention on a packed projection qkv [B, T, (H + 2·Hkv)·D] (queries, then keys, then
+    /// values, as one `c_attn`/`qkv_proj` matmul produces them): no split copies forward, one
+    /// gradient buffer backward. Self-attention, so S = T.
+    public static func attention(qkv: Tensor, heads: Int, kvHeads: Int? = nil, causal: Bool = true,
+                                 keyLengths: [Int]? = nil, scale: Float? = nil) -> Tensor {
         let kvh = kvHeads ?? heads
-        precondition(q.rank == 3 && k.rank == 3 && v.shape == k.shape, "attention: q [B,T,C], k/v [B,S,C]")
-        let (b, t, c) = (q.shape[0], q.shape[1], q.shape[2])
-        let s = k.shape[1], ck = k.shape[2]
-        precondition(k.shape[0] == b && heads > 0 && kvh > 0 && heads % kvh == 0 && c % heads == 0,
-                     "attention: \(heads) heads over \(kvh) kv heads for \(q.shape)")
-        let d = c / heads
-        precondition(ck == kvh * d, "attention: k/v width \(ck) is not \(kvh)×\(d)")
+        precondition(qkv.rank == 3 && heads > 0 && kvh > 0 && qkv.shape[2] % (heads + 2 * kvh) == 0,
+                     "attention: packed qkv \(qkv.shape) for \(heads)+2×\(kvh) heads")
+        let d = qkv.shape[2] / (heads + 2 * kvh), w = qkv.shape[2]
+        let layout = AttentionLayout(batch: qkv.shape[0], queries: qkv.shape[1], keys: qkv.shape[1], width: heads * d,
+                                     kvWidth: kvh * d, heads: heads, kvHeads: kvh)
+        let streams = [AttentionLayout.Stream(tensor: qkv, column: 0, stride: w),
+                       AttentionLayout.Stream(tensor: qkv, column: heads * d, stride: w),
+                       AttentionLayout.Stream(tensor: qkv, column: (heads + kvh) * d, stride: w)]
+        return layout.run(streams, inputs: [qkv], causal: causal, keyLengths: keyLengths, scale: scale)
+    }
+}
+
+/// Shapes of one attention call and the kernel shared by the separate and packed forms.
+struct AttentionLayout {
+    let batch: Int, queries: Int, keys: Int, width: Int, kvWidth: Int, heads: Int, kvHeads: Int
+
+    /// Where q, k or v lives: columns [column, column + width) of rows `stride` floats apart.
+    struct Stream {
+        let tensor: Tensor
+        let column: Int
+        let stride: Int
+    }
+
+    func run(_ s: [Stream], inputs: [Tensor], causal: Bool, keyLengths: [Int]?, scale: Float?) -> Tensor {
+        let (b, t, sk, c) = (batch, queries, keys, width)
+        precondition(heads % kvHeads == 0 && c % heads == 0 && kvWidth == kvHeads * (c / heads),
+                     "attention: \(heads) heads over \(kvHeads) kv heads, widths \(c) and \(kvWidth)")
         precondition(keyLengths == nil || keyLengths!.count == b, "attention: keyLengths per batch row")
-        let group = heads / kvh
+        let d = c / heads, group = heads / kvHeads, kvh = kvHeads
         let sc = scale ?? 1 / Float(d).squareRoot()
-        let out = Tensor(uninitialized: q.shape)
-        let probs = Tensor(uninitialized: [b, heads, t, s])  // softmax(QKᵀ) per head
+        let (qs, ks, vs) = (s[0].stride, s[1].stride, s[2].stride)
+        // Pointers to head h of batch row bi in each stream.
+        func q(_ x: UnsafeMutablePointer<Float>, _ bi: Int, _ h: Int) -> UnsafeMutablePointer<Float> { x + bi * t * qs + s[0].column + h * d }
+        func k(_ x: UnsafeMutablePointer<Float>, _ bi: Int, _ h: Int) -> UnsafeMutablePointer<Float> { x + bi * sk * ks + s[1].column + h * d }
+        func v(_ x: UnsafeMutablePointer<Float>, _ bi: Int, _ h: Int) -> UnsafeMutablePointer<Float> { x + bi * sk * vs + s[2].column + h * d }
+        let out = Tensor(uninitialized: [b, t, c])
+        let probs = Tensor(uninitialized: [b, heads, t, sk])  // softmax(QKᵀ) per head
 
         // Work items are (batch, kv head): the query heads sharing a kv head stay on one thread,
         // so backward can accumulate dK/dV without races.
         let items = b * kvh
-        let run: (Int) -> Void = { item in
+        forEachItem(items, cost: group * t * sk * d) { item in
             let bi = item / kvh, kh = item % kvh
-            let limit = keyLengths?[bi] ?? s
+            let limit = keyLengths?[bi] ?? sk
             for h in (kh * group)..<((kh + 1) * group) {
-                let qp = q.data + bi * t * c + h * d
-                let kp = k.data + bi * s * ck + kh * d, vp = v.data + bi * s * ck + kh * d
-                let p = probs.data + ((bi * heads + h) * t) * s
-                sgemm(transA: false, transB: true, m: t, n: s, k: d, alpha: sc, a: qp, lda: c, b: kp, ldb: ck, c: p, ldc: s)
+                let p = probs.data + ((bi * heads + h) * t) * sk
+                sgemm(transA: false, transB: true, m: t, n: sk, k: d, alpha: sc, a: q(s[0].tensor.data, bi, h), lda: qs,
+                      b: k(s[1].tensor.data, bi, kh), ldb: ks, c: p, ldc: sk)
                 for i in 0..<t {
-                    let visible = Swift.min(limit, causal ? i + 1 + (s - t) : s)
-                    let row = p + i * s
-                    if visible < s { (row + Swift.max(visible, 0)).update(repeating: -.infinity, count: s - Swift.max(visible, 0)) }
+                    let visible = Swift.max(0, Swift.min(limit, causal ? i + 1 + (sk - t) : sk))
+                    if visible < sk { (p + i * sk + visible).update(repeating: -.infinity, count: sk - visible) }
                 }
-                Kernels.softmaxRows(p, p, rows: t, cols: s)
-                sgemm(transA: false, transB: false, m: t, n: d, k: s, a: p, lda: s, b: vp, ldb: ck,
+                Kernels.softmaxRows(p, p, rows: t, cols: sk)
+                sgemm(transA: false, transB: false, m: t, n: d, k: sk, a: p, lda: sk, b: v(s[2].tensor.data, bi, kh), ldb: vs,
                       c: out.data + bi * t * c + h * d, ldc: c)
             }
         }
-        forEachItem(items, cost: heads / kvh * t * s * d, run)
 
-        return record(.attention, [q, k, v], out) { g in
-            let dq = Tensor(uninitialized: q.shape), dk = Tensor(zeros: k.shape), dv = Tensor(zeros: v.shape)
-            let dpAll = Tensor(uninitialized: [items, t, s])
-            forEachItem(items, cost: heads / kvh * t * s * d * 2) { item in
+        return record(.attention, inputs, out) { g in
+            // One gradient buffer per distinct input tensor; streams that share a tensor share it.
+            let grads = inputs.map { Tensor(zeros: $0.shape) }
+            func grad(_ stream: Int) -> UnsafeMutablePointer<Float> {
+                grads[inputs.firstIndex { $0 === s[stream].tensor }!].data
+            }
+            let (dq, dk, dv) = (grad(0), grad(1), grad(2))
+            let dpAll = Tensor(uninitialized: [items, t, sk])
+            forEachItem(items, cost: group * t * sk * d * 2) { item in
                 let bi = item / kvh, kh = item % kvh
-                let dp = dpAll.data + item * t * s
+                let dp = dpAll.data + item * t * sk
                 for h in (kh * group)..<((kh + 1) * group) {
-                    let qp = q.data + bi * t * c + h * d, gp = g.data + bi * t * c + h * d
-                    let kp = k.data + bi * s * ck + kh * d, vp = v.data + bi * s * ck + kh * d
-                    let p = probs.data + ((bi * heads + h) * t) * s
+                    let gp = g.data + bi * t * c + h * d
+                    let p = probs.data + ((bi * heads + h) * t) * sk
                     // dV += Pᵀ dO;  dP = dO Vᵀ;  dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale
-                    sgemm(transA: true, transB: false, m: s, n: d, k: t, a: p, lda: s, b: gp, ldb: c,
-                          beta: 1, c: dv.data + bi * s * ck + kh * d, ldc: ck)
-                    sgemm(transA: false, transB: true, m: t, n: s, k: d, a: gp, lda: c, b: vp, ldb: ck, c: dp, ldc: s)
+                    sgemm(transA: true, transB: false, m: sk, n: d, k: t, a: p, lda: sk, b: gp, ldb: c,
+                          beta: 1, c: v(dv, bi, kh), ldc: vs)
+                    sgemm(transA: false, transB: true, m: t, n: sk, k: d, a: gp, lda: c, b: v(s[2].tensor.data, bi, kh), ldb: vs,
+                          c: dp, ldc: sk)
+                    let scv = V16(repeating: sc)
                     for i in 0..<t {
-                        let pr = p + i * s, dr = dp + i * s
-                        let dotv = V16(repeating: Kernels.dot(pr, dr, s))
-                        let scv = V16(repeating: sc)
+                        let pr = p + i * sk, dr = dp + i * sk
+                        let dotv = V16(repeating: Kernels.dot(pr, dr, sk))
                         var j = 0
-                        while j < s { store(load(pr, j, s) * (load(dr, j, s) - dotv) * scv, dr, j, s); j += 16 }
+                        while j < sk { store(load(pr, j, sk) * (load(dr, j, sk) - dotv) * scv, dr, j, sk); j += 16 }
                     }
                     // dQ = dS K;  dK += dSᵀ Q
-                    sgemm(transA: false, transB: false, m: t, n: d, k: s, a: dp, lda: s, b: kp, ldb: ck,
-                          c: dq.data + bi * t * c + h * d, ldc: c)
-                    sgemm(transA: true, transB: false, m: s, n: d, k: t, a: dp, lda: s, b: qp, ldb: c,
-                          beta: 1, c: dk.data + bi * s * ck + kh * d, ldc: ck)
+                    sgemm(transA: false, transB: false, m: t, n: d, k: sk, a: dp, lda: sk, b: k(s[1].tensor.data, bi, kh), ldb: ks,
+                          c: q(dq, bi, h), ldc: qs)
+                    sgemm(transA: true, transB: false, m: sk, n: d, k: t, a: dp, lda: sk, b: q(s[0].tensor.data, bi, h), ldb: qs,
+                          beta: 1, c: k(dk, bi, kh), ldc: ks)
                 }
             }
-            return [dq, dk, dv]
-        }
-    }
-}
-
-/// Runs body(i) for i in 0..<n, across `Runtime.computeThreads` when the work (in multiply-adds
-/// per item) is large enough.
-func forEachItem(_ n: Int, cost: Int, _ body: (Int) -> Void) {
-    let threads = Runtime.computeThreads
-    if threads <= 1 || n < 2 || n * cost < Runtime.parallelThreshold * 4 {
-        for i in 0..<n { body(i) }
-        return
-    }
-    let chunks = Swift.min(threads, n)
-    withoutActuallyEscaping(body) { body in
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            var i = c
-            while i < n { body(i); i += chunks }
+            return grads
         }
     }
 }

@@ -62,17 +62,17 @@ func forEachBroadcast(_ outShape: [Int], _ sa: [Int], _ sb: [Int], _ body: (Int,
 /// Sums `g` (shaped `outShape`) down to `shape`, undoing a broadcast.
 func reduceBroadcast(_ g: Tensor, to shape: [Int]) -> Tensor {
     if g.shape == shape { return g }
-    let out = Tensor(zeros: shape)
     switch pattern(shape, in: g.shape) {
     case .same:
-        out.data.update(from: g.data, count: g.count)
+        return g.reshape(shape)
     case .scalar:
-        out.data[0] = Kernels.sum(g.data, g.count)
+        return Tensor([Kernels.sum(g.data, g.count)], shape: shape)
     case .rows(let k):
-        for r in 0..<(g.count / k) { Kernels.axpy(1, g.data + r * k, out.data, k) }
+        return columnSums(g.data, rows: g.count / k, cols: k, shape: shape)
     case .general:
+        let out = Tensor(zeros: shape)
         let st = broadcastStrides(shape, to: g.shape)
         forEachBroadcast(g.shape, st, st) { o, i, _ in out.data[i] += g.data[o] }
+        return out
     }
-    return out
 }

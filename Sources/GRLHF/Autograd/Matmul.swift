@@ -78,3 +78,39 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// x [..., in] · weightᵀ [out, in] + bias [out] → [..., out], fused: the bias seeds the output
+    /// and sgemm accumulates onto it, so the output is written once (PyTorch `F.linear`).
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        precondition(weight.rank == 2 && x.lastDim == weight.shape[1], "linear: \(x.shape) · \(weight.shape)ᵀ")
+        let (n, k) = (weight.shape[0], weight.shape[1])
+        precondition(bias == nil || bias!.count == n, "linear: bias of \(bias!.count) for \(n) outputs")
+        let m = x.rows
+        let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])
+        if let bias { for r in 0..<m { (out.data + r * n).update(from: bias.data, count: n) } }
+        sgemm(transA: false, transB: true, m: m, n: n, k: k, a: x.data, lda: k, b: weight.data, ldb: k,
+              beta: bias == nil ? 0 : 1, c: out.data, ldc: n)
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        return record(.linear, inputs, out) { g in
+            var grads: [Tensor?] = []
+            if x.requiresGrad || x.tracked {  // dx = g · W
+                let dx = Tensor(uninitialized: x.shape)
+                sgemm(transA: false, transB: false, m: m, n: k, k: n, a: g.data, lda: n, b: weight.data, ldb: k, c: dx.data, ldc: k)
+                grads.append(dx)
+            } else { grads.append(nil) }
+            let dw = Tensor(uninitialized: weight.shape)  // dW = gᵀ · x
+            sgemm(transA: true, transB: false, m: n, n: k, k: m, a: g.data, lda: n, b: x.data, ldb: k, c: dw.data, ldc: k)
+            grads.append(dw)
+            if bias != nil { grads.append(columnSums(g.data, rows: m, cols: n, shape: [n])) }
+            return grads
+        }
+    }
+}
+
+/// Σ over rows of a [rows, cols] block, as a tensor of `shape` (cols elements).
+func columnSums(_ p: UnsafePointer<Float>, rows: Int, cols: Int, shape: [Int]) -> Tensor {
+    let out = Tensor(zeros: shape)
+    for r in 0..<rows { Kernels.axpy(1, p + r * cols, out.data, cols) }
+    return out
+}

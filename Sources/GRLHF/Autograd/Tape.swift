@@ -5,7 +5,7 @@ import Foundation
 public enum Op: String, CaseIterable, Sendable {
     case add, sub, mul, div, scale, addScalar
     case exp, log
-    case matmul, bmm
+    case matmul, bmm, linear
     case softmax, logSoftmax
     case rmsNorm, layerNorm
     case gelu, silu, swiglu

@@ -9,7 +9,8 @@ public enum CorpusDemo {
         public var batch = 16
         public var config = GPT.Config(vocabSize: 256, blockSize: 64, layers: 4, dim: 128, heads: 4)
         public var learningRate: Float = 3e-3
-        public var metricsPath: String?
+        /// Directory for metrics.jsonl, loss.png and sample.txt (nothing written when nil).
+        public var outputDirectory: String?
         public var sampleLength = 240
         public init() {}
     }
@@ -30,7 +31,9 @@ public enum CorpusDemo {
         config.seed = o.seed
         let model = GPT(config)
         let opt = AdamW(parameters: model.parameters, learningRate: o.learningRate, beta1: 0.9, beta2: 0.95, weightDecay: 0.1)
-        let metrics = try o.metricsPath.map(MetricsWriter.init(path:))
+        if let dir = o.outputDirectory { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let metrics = try o.outputDirectory.map { try MetricsWriter(path: $0 + "/metrics.jsonl") }
+        var curve: [(Double, Double)] = []
         var rng = PCG32(seed: o.seed)
         print("grlhf demo: byte-level GPT, \(model.parameterCount) parameters, \(bytes.count)-byte corpus, \(Int(o.seconds)) s of training")
 
@@ -54,6 +57,7 @@ public enum CorpusDemo {
             opt.zeroGrad()
             if step == 0 { first = loss.item; smooth = loss.item }
             smooth = 0.9 * smooth + 0.1 * loss.item
+            curve.append((Double(step), Double(loss.item)))
             metrics?.write(["step": Double(step), "loss": Double(loss.item), "lr": Double(opt.learningRate),
                             "grad_norm": Double(norm), "seconds": Date().timeIntervalSince(start)])
             step += 1
@@ -63,6 +67,14 @@ public enum CorpusDemo {
         let sample = generate(model, prompt: "Alice ", length: o.sampleLength, temperature: 0.8, rng: &rng)
         print(String(format: "loss %.3f → %.3f over %d steps (uniform guess: %.3f)", first, smooth, step, Foundation.log(256.0)))
         print("sample:\n" + sample)
+        if let dir = o.outputDirectory {
+            var plot = LinePlot(title: "demo training loss", xLabel: "step")
+            plot.add("loss", curve)
+            plot.add("uniform guess", [(0, Foundation.log(256.0)), (Double(max(step - 1, 1)), Foundation.log(256.0))])
+            try plot.write(to: dir + "/loss.png")
+            try Data(sample.utf8).write(to: URL(fileURLWithPath: dir + "/sample.txt"))
+            print("wrote \(dir)/metrics.jsonl, \(dir)/loss.png, \(dir)/sample.txt")
+        }
         return Summary(steps: step, firstLoss: first, lastLoss: smooth, sample: sample)
     }
 

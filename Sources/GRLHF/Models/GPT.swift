@@ -39,10 +39,7 @@ public final class GPT: Module {
         }
 
         func callAsFunction(_ x: Tensor) -> Tensor {
-            let d = x.lastDim
-            let qkvOut = qkv(ln1(x))                                    // [B, T, 3C]
-            let parts = qkvOut.split(axis: -1, sizes: [d, d, d])        // 3 × [B, T, C]
-            let a = Tensor.attention(q: parts[0], k: parts[1], v: parts[2], heads: heads)
+            let a = Tensor.attention(qkv: qkv(ln1(x)), heads: heads)   // [B, T, 3C] → [B, T, C]
             let h = x + proj(a)
             return h + mlp(ln2(h))
         }

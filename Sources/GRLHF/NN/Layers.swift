@@ -12,8 +12,7 @@ public final class Linear: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = x.matmul(weight, transposeB: true)
-        return bias.map { y + $0 } ?? y
+        Tensor.linear(x, weight: weight, bias: bias)
     }
 }
 

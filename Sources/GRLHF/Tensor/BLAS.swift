@@ -53,7 +53,6 @@ enum OpenBLAS {
 }
 
 /// C[m,n] = alpha * op(A)[m,k] · op(B)[k,n] + beta * C, row-major, with leading dimensions.
-@inline(__always)
 func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -62,6 +61,29 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
         for i in 0..<m {
             let row = c + i * ldc
             if beta == 0 { row.update(repeating: 0, count: n) } else { for j in 0..<n { row[j] *= beta } }
+        }
+        return
+    }
+    // Large products split their output across grlhf's threads, each piece a serial sgemm:
+    // along rows of C when it is tall, else along columns.
+    let threads = ParallelRegion.threads(forCost: m * n * k / 64)
+    if threads > 1 && max(m, n) >= 64 * threads {
+        if m >= n {
+            let per = (m + threads - 1) / threads
+            ParallelRegion.run(threads) { t in
+                let lo = t * per, rows = min(m, lo + per) - lo
+                guard rows > 0 else { return }
+                sgemm(transA: transA, transB: transB, m: rows, n: n, k: k, alpha: alpha, a: transA ? a + lo : a + lo * lda,
+                      lda: lda, b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
+            }
+        } else {
+            let per = (n + threads - 1) / threads
+            ParallelRegion.run(threads) { t in
+                let lo = t * per, cols = min(n, lo + per) - lo
+                guard cols > 0 else { return }
+                sgemm(transA: transA, transB: transB, m: m, n: cols, k: k, alpha: alpha, a: a, lda: lda,
+                      b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+            }
         }
         return
     }

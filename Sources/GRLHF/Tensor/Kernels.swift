@@ -167,21 +167,8 @@ enum Kernels {
         SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .>= SIMD16<Int32>(repeating: Int32(valid))
     }
 
-    // GELU, tanh approximation: 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))).
+    /// √(2/π), the GELU tanh-approximation constant.
     static let geluC: Float = 0.797_884_56
-
-    @inline(__always) static func gelu(_ x: V16) -> V16 {
-        let inner: V16 = geluC * (x + 0.044_715 * x * x * x)
-        return 0.5 * x * (1 + vtanh(inner))
-    }
-
-    @inline(__always) static func geluGrad(_ x: V16) -> V16 {
-        let x2: V16 = x * x
-        let t: V16 = vtanh(geluC * (x + 0.044_715 * x2 * x))
-        let dInner: V16 = geluC * (1 + 0.134_145 * x2)
-        let left: V16 = 0.5 * (1 + t)
-        return left + 0.5 * x * (1 - t * t) * dInner
-    }
 
     @inline(__always) static func sigmoid(_ x: V16) -> V16 { 1 / (1 + vexp(-x)) }
 }

@@ -1,16 +1,18 @@
 import Dispatch
+import Foundation
 
-/// Process-wide thread settings. BLAS defaults to one thread: under load, multithreaded OpenBLAS
-/// collapses, and callers that want parallelism usually have it at a higher level.
+/// Process-wide thread settings. grlhf parallelises itself: with `computeThreads` > 1, large
+/// elementwise kernels, attention heads and large matrix products are split across threads,
+/// each piece calling single-threaded BLAS. OpenBLAS's own threads (`blasThreads`) default to 1:
+/// its spinning workers fight grlhf's and collapse under load (measured in BENCHMARKS.md).
 public enum Runtime {
     nonisolated(unsafe) private static var _blasThreads = 1
-    /// Threads for elementwise kernels; work is split only when a call is large enough to pay.
+    /// Threads for grlhf's own parallel work; work is split only when a call is large enough to pay.
     nonisolated(unsafe) public static var computeThreads = 1
 
-    /// Elements of simple elementwise work per call below which splitting across threads loses.
-    /// Measured here (benchmarks/README): dispatch costs ~10 µs, a SIMD add runs ~2 G elem/s,
-    /// so ~200 µs of work (≈ 256 K elements) is where two threads start to win.
-    public static let parallelThreshold = 1 << 18
+    /// Elements of simple elementwise work (times a per-element cost weight) below which a call
+    /// stays on one thread. `grlhf bench --threading` measures the crossover; see BENCHMARKS.md.
+    nonisolated(unsafe) public static var parallelThreshold = 1 << 18
 
     public static var blasThreads: Int {
         get { _blasThreads }
@@ -20,9 +22,8 @@ public enum Runtime {
         }
     }
 
-    /// Sets both BLAS and elementwise threads.
+    /// Uses `n` threads for grlhf's parallel work (BLAS itself stays at `blasThreads`).
     public static func setThreads(_ n: Int) {
-        blasThreads = n
         computeThreads = max(1, n)
     }
 
@@ -35,21 +36,65 @@ public enum Runtime {
     }
 }
 
+/// Marks threads inside a parallel region, so work nested in it (a matmul inside an attention
+/// head) stays serial instead of oversubscribing the cores.
+enum ParallelRegion {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    static var isActive: Bool { pthread_getspecific(key) != nil }
+
+    /// Threads to use for a piece of work costing `cost` (elements × per-element weight).
+    @inline(__always)
+    static func threads(forCost cost: Int) -> Int {
+        let t = Runtime.computeThreads
+        return t <= 1 || cost < Runtime.parallelThreshold || isActive ? 1 : t
+    }
+
+    /// Runs body(i) for i in 0..<n concurrently, marking each thread as in the region.
+    static func run(_ n: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: n) { i in
+                let outer = pthread_getspecific(key)
+                pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+                body(i)
+                pthread_setspecific(key, outer)
+            }
+        }
+    }
+}
+
 /// Runs `body` over `0..<count` in contiguous chunks, on several threads when `count * cost`
 /// (elements times a rough per-element weight) exceeds the measured threshold.
 @inline(__always)
 func parallelChunks(_ count: Int, cost: Int = 1, _ body: (Range<Int>) -> Void) {
-    let threads = Runtime.computeThreads
-    if threads <= 1 || count * cost < Runtime.parallelThreshold || count < 2 {
+    let threads = count < 2 ? 1 : ParallelRegion.threads(forCost: count * cost)
+    if threads == 1 {
         body(0..<count)
         return
     }
     let chunks = min(threads, count)
     let per = (count + chunks - 1) / chunks
-    withoutActuallyEscaping(body) { body in
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = c * per, hi = min(count, lo + per)
-            if lo < hi { body(lo..<hi) }
-        }
+    ParallelRegion.run(chunks) { c in
+        let lo = c * per, hi = min(count, lo + per)
+        if lo < hi { body(lo..<hi) }
+    }
+}
+
+/// Runs body(i) for i in 0..<n, spread over the threads when the total work (multiply-adds,
+/// `cost` per item) is large enough; items are dealt round-robin.
+func forEachItem(_ n: Int, cost: Int, _ body: (Int) -> Void) {
+    let threads = n < 2 ? 1 : ParallelRegion.threads(forCost: n * cost / 4)
+    if threads == 1 {
+        for i in 0..<n { body(i) }
+        return
+    }
+    let chunks = min(threads, n)
+    ParallelRegion.run(chunks) { c in
+        var i = c
+        while i < n { body(i); i += chunks }
     }
 }
