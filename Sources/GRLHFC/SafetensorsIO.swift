@@ -6,9 +6,7 @@ import GRLHF
 @_cdecl("grlhf_safetensors_load")
 public func grlhf_safetensors_load(_ path: UnsafePointer<CChar>?,
                                    _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    entry {
-        out?.pointee = nil
-        let out = try required(out, "out")
+    entry(out: out, empty: nil) {
         let path = try utf8String(path, "path")
         let set = TensorSet()
         for (name, t) in try Safetensors.read(contentsOf: path) {
@@ -21,7 +19,7 @@ public func grlhf_safetensors_load(_ path: UnsafePointer<CChar>?,
                 throw Failure(.invalidFormat, "\(path): \(failure.message)")
             }
         }
-        out.pointee = Handles.register(set, as: .tensorSet)
+        return Handles.register(set, as: .tensorSet)
     }
 }
 

@@ -111,6 +111,17 @@ func entry(_ function: String = #function, _ body: () throws -> Void) -> Int32 {
     }
 }
 
+/// An entry point that returns one value through the out-parameter `out`: `*out` is set to
+/// `empty` first, so it reads empty on any failure; a NULL `out` is an invalid argument.
+func entry<T>(_ function: String = #function, out: UnsafeMutablePointer<T>?, empty: T,
+              _ body: () throws -> T) -> Int32 {
+    entry(function) {
+        out?.pointee = empty
+        let out = try required(out, "out")
+        out.pointee = try body()
+    }
+}
+
 /// "grlhf_tensor_rank(_:_:)" -> "grlhf_tensor_rank"
 func cName(_ function: String) -> Substring {
     function.prefix { $0 != "(" }

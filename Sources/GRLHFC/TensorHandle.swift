@@ -43,22 +43,16 @@ func newTensorHandle(_ t: Tensor) -> OpaquePointer {
 @_cdecl("grlhf_tensor_create")
 public func grlhf_tensor_create(_ data: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>?,
                                 _ rank: Int32, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    entry {
-        out?.pointee = nil
-        let out = try required(out, "out")
+    entry(out: out, empty: nil) {
         let t = Tensor(zeros: try validatedShape(shape, rank: rank))
         if let data { t.data.update(from: data, count: t.count) }
-        out.pointee = newTensorHandle(t)
+        return newTensorHandle(t)
     }
 }
 
 @_cdecl("grlhf_tensor_rank")
 public func grlhf_tensor_rank(_ handle: OpaquePointer?, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
-    entry {
-        out?.pointee = 0
-        let out = try required(out, "out")
-        out.pointee = Int32(try tensor(handle).rank)
-    }
+    entry(out: out, empty: 0) { Int32(try tensor(handle).rank) }
 }
 
 @_cdecl("grlhf_tensor_shape")
@@ -77,22 +71,14 @@ public func grlhf_tensor_shape(_ handle: OpaquePointer?, _ dims: UnsafeMutablePo
 
 @_cdecl("grlhf_tensor_count")
 public func grlhf_tensor_count(_ handle: OpaquePointer?, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
-    entry {
-        out?.pointee = 0
-        let out = try required(out, "out")
-        out.pointee = Int64(try tensor(handle).count)
-    }
+    entry(out: out, empty: 0) { Int64(try tensor(handle).count) }
 }
 
 @_cdecl("grlhf_tensor_data")
 public func grlhf_tensor_data(_ handle: OpaquePointer?,
                               _ out: UnsafeMutablePointer<UnsafePointer<Float>?>?) -> Int32 {
-    entry {
-        out?.pointee = nil
-        let out = try required(out, "out")
-        // Valid while the handle lives: the registry holds the only reference to the tensor.
-        out.pointee = UnsafePointer(try tensor(handle).data)
-    }
+    // Valid while the handle lives: the registry holds the only reference to the tensor.
+    entry(out: out, empty: nil) { UnsafePointer(try tensor(handle).data) }
 }
 
 @_cdecl("grlhf_tensor_copy_to")

@@ -32,10 +32,7 @@ func tensorSet(_ handle: OpaquePointer?) throws -> TensorSet {
 
 @_cdecl("grlhf_tensor_set_create")
 public func grlhf_tensor_set_create(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    entry {
-        out?.pointee = nil
-        try required(out, "out").pointee = Handles.register(TensorSet(), as: .tensorSet)
-    }
+    entry(out: out, empty: nil) { Handles.register(TensorSet(), as: .tensorSet) }
 }
 
 @_cdecl("grlhf_tensor_set_add")
@@ -50,39 +47,31 @@ public func grlhf_tensor_set_add(_ handle: OpaquePointer?, _ name: UnsafePointer
 
 @_cdecl("grlhf_tensor_set_count")
 public func grlhf_tensor_set_count(_ handle: OpaquePointer?, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
-    entry {
-        out?.pointee = 0
-        let out = try required(out, "out")
-        out.pointee = Int64(try tensorSet(handle).entries.count)
-    }
+    entry(out: out, empty: 0) { Int64(try tensorSet(handle).entries.count) }
 }
 
 @_cdecl("grlhf_tensor_set_name")
 public func grlhf_tensor_set_name(_ handle: OpaquePointer?, _ index: Int64,
                                   _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
-    entry {
-        out?.pointee = nil
-        let out = try required(out, "out")
+    entry(out: out, empty: nil) {
         let set = try tensorSet(handle)
         guard index >= 0, index < set.cNames.count else {
             throw Failure.invalidArgument("index \(index) is outside 0..<\(set.cNames.count)")
         }
-        out.pointee = UnsafePointer(set.cNames[Int(index)])
+        return UnsafePointer(set.cNames[Int(index)])
     }
 }
 
 @_cdecl("grlhf_tensor_set_get")
 public func grlhf_tensor_set_get(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?,
                                  _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    entry {
-        out?.pointee = nil
-        let out = try required(out, "out")
+    entry(out: out, empty: nil) {
         let set = try tensorSet(handle)
         let name = try utf8String(name, "name")
         guard let t = set.tensor(named: name) else {
             throw Failure.invalidArgument("no tensor named \"\(name)\" in the set")
         }
-        out.pointee = newTensorHandle(t.copy())
+        return newTensorHandle(t.copy())
     }
 }
 
