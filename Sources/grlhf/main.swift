@@ -36,6 +36,7 @@ struct Bench: ParsableCommand {
         abstract: "Time one GPT training step (forward, backward, AdamW); see benchmarks/train_step.sh.")
 
     @Option var threads: Int = 1
+    @Option(help: "OpenBLAS's own threads (grlhf then leaves matrix products to it).") var blasThreads: Int = 1
     @Option var warmup: Int = 3
     @Option var steps: Int = 10
     @Option var batch: Int = 8
@@ -51,6 +52,7 @@ struct Bench: ParsableCommand {
             }
             return
         }
+        Runtime.blasThreads = blasThreads
         let r = TrainStepBenchmark.run(batch: batch, threads: threads, warmup: warmup, steps: steps)
         if json {
             let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys

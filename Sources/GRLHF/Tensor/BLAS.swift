@@ -66,7 +66,7 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
     }
     // Large products split their output across grlhf's threads, each piece a serial sgemm:
     // along rows of C when it is tall, else along columns.
-    let threads = ParallelRegion.threads(forCost: m * n * k / 64)
+    let threads = Runtime.blasThreads > 1 ? 1 : ParallelRegion.threads(forCost: m * n * k / 64)
     if threads > 1 && max(m, n) >= 64 * threads {
         if m >= n {
             let per = (m + threads - 1) / threads
