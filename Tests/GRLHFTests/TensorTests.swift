@@ -26,6 +26,12 @@ func maxAbsDiff(_ a: Tensor, _ b: [Float]) -> Float {
         #expect(uni.allSatisfy { $0 >= -2 && $0 < 5 })
     }
 
+    @Test func creation() {
+        #expect(Tensor.zeros(2, 3).scalars == [0, 0, 0, 0, 0, 0] && Tensor.ones(2).scalars == [1, 1])
+        #expect(Tensor(repeating: 7, shape: [2]).scalars == [7, 7] && Tensor(scalar: 3).shape == [])
+        #expect(Tensor([1, 2, 3, 4], shape: [2, 2]).shape == [2, 2] && Tensor(zeros: [0, 4]).count == 0)
+    }
+
     @Test func viewsShareStorage() {
         let x = Tensor((0..<12).map(Float.init), shape: [3, 4])
         let r = x.reshape(4, 3), s = x.slice(axis: 0, 1..<3)

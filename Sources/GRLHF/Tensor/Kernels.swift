@@ -40,11 +40,6 @@ typealias V16 = SIMD16<Float>
     return p * unsafeBitCast((ni &+ 127) &<< 23, to: V16.self)
 }
 
-@inline(__always) func vtanh(_ x: V16) -> V16 {
-    // tanh(x) = 1 - 2 / (e^{2x} + 1); saturates cleanly because vexp clamps.
-    1 - 2 / (vexp(2 * x) + 1)
-}
-
 @inline(__always) func hsum(_ v: V16) -> Float {
     let a = v.lowHalf + v.highHalf
     let b = a.lowHalf + a.highHalf
@@ -60,9 +55,6 @@ typealias V16 = SIMD16<Float>
 }
 
 enum Kernels {
-    /// Scalar e^x with the same polynomial as `vexp`.
-    @inline(__always) static func exp(_ x: Float) -> Float { vexp(V16(repeating: x))[0] }
-
     static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = V16(repeating: 0)
         var i = 0

@@ -52,14 +52,6 @@ final class BufferPool: @unchecked Sendable {
         }
         p.deallocate()
     }
-
-    /// Returns every idle buffer to the system.
-    func drain() {
-        pthread_mutex_lock(&lock)
-        for ps in free.values { for p in ps { p.deallocate() } }
-        free.removeAll(); idleBytes = 0
-        pthread_mutex_unlock(&lock)
-    }
 }
 
 /// A row-major float32 tensor. Storage is always contiguous; `reshape` and first-axis slices
@@ -122,11 +114,6 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         precondition(count == 1, "item() on a tensor of \(count) elements")
         return data[0]
     }
-    public subscript(flat i: Int) -> Float {
-        get { data[i] }
-        set { data[i] = newValue }
-    }
-
     /// A new tensor with its own storage and the same values, outside any graph.
     public func copy() -> Tensor {
         let t = Tensor(uninitialized: shape)
