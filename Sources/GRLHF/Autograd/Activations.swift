@@ -15,9 +15,9 @@ extension Tensor {
             parallelChunks(out.rows, cost: cols * 2) { r in
                 for row in r {
                     let y = out.data + row * cols, gi = g.data + row * cols
-                    let s = V16(repeating: Kernels.dot(gi, y, cols))
+                    let s = Vec(repeating: Kernels.dot(gi, y, cols))
                     var i = 0
-                    while i < cols { store(load(y, i, cols) * (load(gi, i, cols) - s), dx.data + row * cols, i, cols); i += 16 }
+                    while i < cols { store(load(y, i, cols) * (load(gi, i, cols) - s), dx.data + row * cols, i, cols); i += lanes }
                 }
             }
             return [dx]
@@ -35,9 +35,9 @@ extension Tensor {
             parallelChunks(out.rows, cost: cols * 4) { r in
                 for row in r {
                     let y = out.data + row * cols, gi = g.data + row * cols
-                    let s = V16(repeating: Kernels.sum(gi, cols))
+                    let s = Vec(repeating: Kernels.sum(gi, cols))
                     var i = 0
-                    while i < cols { store(load(gi, i, cols) - vexp(load(y, i, cols)) * s, dx.data + row * cols, i, cols); i += 16 }
+                    while i < cols { store(load(gi, i, cols) - vexp(load(y, i, cols)) * s, dx.data + row * cols, i, cols); i += lanes }
                 }
             }
             return [dx]
@@ -50,9 +50,9 @@ extension Tensor {
     public func gelu() -> Tensor {
         let out = Tensor(uninitialized: shape), sig = Tensor(uninitialized: shape)
         let n = count
-        parallelChunks((n + 15) / 16, cost: 16 * 6) { r in
+        parallelChunks((n + lanes - 1) / lanes, cost: lanes * 6) { r in
             for c in r {
-                let i = c * 16, x = load(data, i, n)
+                let i = c * lanes, x = load(data, i, n)
                 let s = Kernels.sigmoid(2 * Kernels.geluC * (x + 0.044_715 * x * x * x))
                 store(s, sig.data, i, n); store(x * s, out.data, i, n)
             }
@@ -60,10 +60,10 @@ extension Tensor {
         return record(.gelu, [self], out) { [self] g in
             // d/dx x·σ(2u) = σ + x·σ(1 − σ)·2u′,  u′ = √(2/π)(1 + 3·0.044715 x²)
             let dx = Tensor(uninitialized: shape)
-            parallelChunks((n + 15) / 16, cost: 16 * 3) { r in
+            parallelChunks((n + lanes - 1) / lanes, cost: lanes * 3) { r in
                 for c in r {
-                    let i = c * 16, x = load(data, i, n), s = load(sig.data, i, n)
-                    let du: V16 = 2 * Kernels.geluC * (1 + 0.134_145 * x * x)
+                    let i = c * lanes, x = load(data, i, n), s = load(sig.data, i, n)
+                    let du: Vec = 2 * Kernels.geluC * (1 + 0.134_145 * x * x)
                     store(load(g.data, i, n) * (s + x * s * (1 - s) * du), dx.data, i, n)
                 }
             }
@@ -93,9 +93,9 @@ extension Tensor {
         return record(.swiglu, [gate, up], out) { g in
             let dg = Tensor(uninitialized: gate.shape), du = Tensor(uninitialized: up.shape)
             let n = gate.count
-            parallelChunks((n + 15) / 16, cost: 64) { r in
+            parallelChunks((n + lanes - 1) / lanes, cost: 64) { r in
                 for c in r {
-                    let i = c * 16
+                    let i = c * lanes
                     let a = load(gate.data, i, n), b = load(up.data, i, n), gv = load(g.data, i, n)
                     let s = Kernels.sigmoid(a)
                     store(gv * b * s * (1 + a * (1 - s)), dg.data, i, n)

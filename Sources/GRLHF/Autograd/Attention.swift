@@ -101,12 +101,12 @@ struct AttentionLayout {
                           beta: 1, c: v(dv, bi, kh), ldc: vs)
                     sgemm(transA: false, transB: true, m: t, n: sk, k: d, a: gp, lda: c, b: v(s[2].tensor.data, bi, kh), ldb: vs,
                           c: dp, ldc: sk)
-                    let scv = V16(repeating: sc)
+                    let scv = Vec(repeating: sc)
                     for i in 0..<t {
                         let pr = p + i * sk, dr = dp + i * sk
-                        let dotv = V16(repeating: Kernels.dot(pr, dr, sk))
+                        let dotv = Vec(repeating: Kernels.dot(pr, dr, sk))
                         var j = 0
-                        while j < sk { store(load(pr, j, sk) * (load(dr, j, sk) - dotv) * scv, dr, j, sk); j += 16 }
+                        while j < sk { store(load(pr, j, sk) * (load(dr, j, sk) - dotv) * scv, dr, j, sk); j += lanes }
                     }
                     // dQ = dS K;  dK += dSᵀ Q
                     sgemm(transA: false, transB: false, m: t, n: d, k: sk, a: dp, lda: sk, b: k(s[1].tensor.data, bi, kh), ldb: ks,

@@ -3,7 +3,7 @@ import Foundation
 // Binary arithmetic with broadcasting, scalar ops, exp and log.
 
 /// out = f(a, b) with broadcasting and SIMD fast paths for equal shapes, scalars and row vectors.
-private func binary(_ a: Tensor, _ b: Tensor, _ f: (V16, V16) -> V16) -> Tensor {
+private func binary(_ a: Tensor, _ b: Tensor, _ f: (Vec, Vec) -> Vec) -> Tensor {
     let shape = broadcastShape(a.shape, b.shape)
     let out = Tensor(uninitialized: shape)
     let n = out.count
@@ -11,10 +11,10 @@ private func binary(_ a: Tensor, _ b: Tensor, _ f: (V16, V16) -> V16) -> Tensor 
     case (.same, .same):
         Kernels.zip(a.data, b.data, out.data, n, f)
     case (.same, .scalar):
-        let s = V16(repeating: b.data[0])
+        let s = Vec(repeating: b.data[0])
         Kernels.map(a.data, out.data, n) { f($0, s) }
     case (.scalar, .same):
-        let s = V16(repeating: a.data[0])
+        let s = Vec(repeating: a.data[0])
         Kernels.map(b.data, out.data, n) { f(s, $0) }
     case (.same, .rows(let k)):
         for r in 0..<(n / k) { Kernels.zip(a.data + r * k, b.data, out.data + r * k, k, f) }
@@ -23,7 +23,7 @@ private func binary(_ a: Tensor, _ b: Tensor, _ f: (V16, V16) -> V16) -> Tensor 
     default:
         let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
         forEachBroadcast(shape, sa, sb) { o, i, j in
-            out.data[o] = f(V16(repeating: a.data[i]), V16(repeating: b.data[j]))[0]
+            out.data[o] = f(Vec(repeating: a.data[i]), Vec(repeating: b.data[j]))[0]
         }
     }
     return out
@@ -71,7 +71,7 @@ extension Tensor {
     /// a · s for a constant s.
     public func scaled(by s: Float) -> Tensor {
         let out = Tensor(uninitialized: shape)
-        let sv = V16(repeating: s)
+        let sv = Vec(repeating: s)
         Kernels.map(data, out.data, count) { $0 * sv }
         return record(.scale, [self], out) { g in [g.scaled(by: s)] }
     }
@@ -79,7 +79,7 @@ extension Tensor {
     /// a + s for a constant s.
     public func adding(_ s: Float) -> Tensor {
         let out = Tensor(uninitialized: shape)
-        let sv = V16(repeating: s)
+        let sv = Vec(repeating: s)
         Kernels.map(data, out.data, count) { $0 + sv }
         return record(.addScalar, [self], out) { g in [g] }
     }

@@ -59,9 +59,9 @@ extension Tensor {
             parallelChunks(rows, cost: v * 4) { range in
                 for r in range where targets[r] != ignoreIndex {
                     let x = data + r * v, y = dx.data + r * v
-                    let m = V16(repeating: lse[r]), s = V16(repeating: scale)
+                    let m = Vec(repeating: lse[r]), s = Vec(repeating: scale)
                     var i = 0
-                    while i < v { store(vexp(load(x, i, v) - m) * s, y, i, v); i += 16 }
+                    while i < v { store(vexp(load(x, i, v) - m) * s, y, i, v); i += lanes }
                     y[Int(targets[r])] -= scale
                 }
             }

@@ -15,9 +15,9 @@ extension Tensor {
                     let x = data + row * d, y = out.data + row * d
                     let inv = 1 / (Kernels.dot(x, x, d) / Float(d) + eps).squareRoot()
                     buf[row] = inv
-                    let iv = V16(repeating: inv)
+                    let iv = Vec(repeating: inv)
                     var i = 0
-                    while i < d { store(load(x, i, d) * iv * load(weight.data, i, d), y, i, d); i += 16 }
+                    while i < d { store(load(x, i, d) * iv * load(weight.data, i, d), y, i, d); i += lanes }
                 }
             }
         }
@@ -25,22 +25,22 @@ extension Tensor {
             let dx = Tensor(uninitialized: shape), dw = Tensor(zeros: weight.shape)
             for row in 0..<rows {
                 let x = data + row * d, gi = g.data + row * d, dxi = dx.data + row * d
-                let r = V16(repeating: rstd[row])
+                let r = Vec(repeating: rstd[row])
                 // gw = g ⊙ w;  dx = r (gw − x̂ · mean(gw ⊙ x̂));  dw += g ⊙ x̂
-                var acc = V16(repeating: 0)
+                var acc = Vec(repeating: 0)
                 var i = 0
                 while i < d {
                     let xh = load(x, i, d) * r, gw = load(gi, i, d) * load(weight.data, i, d)
                     acc += gw * xh
                     store(load(dw.data, i, d) + load(gi, i, d) * xh, dw.data, i, d)
-                    i += 16
+                    i += lanes
                 }
-                let mean = V16(repeating: hsum(acc) / Float(d))
+                let mean = Vec(repeating: hsum(acc) / Float(d))
                 i = 0
                 while i < d {
                     let xh = load(x, i, d) * r, gw = load(gi, i, d) * load(weight.data, i, d)
                     store(r * (gw - xh * mean), dxi, i, d)
-                    i += 16
+                    i += lanes
                 }
             }
             return [dx, dw]
@@ -58,23 +58,23 @@ extension Tensor {
                 for row in r {
                     let x = data + row * d, y = out.data + row * d
                     let mean = Kernels.sum(x, d) / Float(d)
-                    let mv = V16(repeating: mean)
-                    var acc = V16(repeating: 0)
+                    let mv = Vec(repeating: mean)
+                    var acc = Vec(repeating: 0)
                     var i = 0
                     while i < d {
                         let c = (load(x, i, d) - mv).replacing(with: 0, where: Kernels.laneMask(d - i))
                         acc += c * c
-                        i += 16
+                        i += lanes
                     }
                     let rstd = 1 / (hsum(acc) / Float(d) + eps).squareRoot()
                     st[2 * row] = mean; st[2 * row + 1] = rstd
-                    let rv = V16(repeating: rstd)
+                    let rv = Vec(repeating: rstd)
                     i = 0
                     while i < d {
                         var v = (load(x, i, d) - mv) * rv * load(weight.data, i, d)
                         if let bias { v += load(bias.data, i, d) }
                         store(v, y, i, d)
-                        i += 16
+                        i += lanes
                     }
                 }
             }
@@ -85,9 +85,9 @@ extension Tensor {
             let db = bias.map { Tensor(zeros: $0.shape) }
             for row in 0..<rows {
                 let x = data + row * d, gi = g.data + row * d, dxi = dx.data + row * d
-                let mv = V16(repeating: stats[2 * row]), r = V16(repeating: stats[2 * row + 1])
+                let mv = Vec(repeating: stats[2 * row]), r = Vec(repeating: stats[2 * row + 1])
                 // gw = g ⊙ w;  dx = r (gw − mean(gw) − x̂ · mean(gw ⊙ x̂))
-                var sg = V16(repeating: 0), sgx = V16(repeating: 0)
+                var sg = Vec(repeating: 0), sgx = Vec(repeating: 0)
                 var i = 0
                 while i < d {
                     let gv = load(gi, i, d)
@@ -95,14 +95,14 @@ extension Tensor {
                     sg += gw; sgx += gw * xh
                     store(load(dw.data, i, d) + gv * xh, dw.data, i, d)
                     if let db { store(load(db.data, i, d) + gv, db.data, i, d) }
-                    i += 16
+                    i += lanes
                 }
-                let m1 = V16(repeating: hsum(sg) / Float(d)), m2 = V16(repeating: hsum(sgx) / Float(d))
+                let m1 = Vec(repeating: hsum(sg) / Float(d)), m2 = Vec(repeating: hsum(sgx) / Float(d))
                 i = 0
                 while i < d {
                     let xh = (load(x, i, d) - mv) * r, gw = load(gi, i, d) * load(weight.data, i, d)
                     store(r * (gw - m1 - xh * m2), dxi, i, d)
-                    i += 16
+                    i += lanes
                 }
             }
             return db.map { [dx, dw, $0] } ?? [dx, dw]

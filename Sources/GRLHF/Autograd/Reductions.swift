@@ -37,7 +37,7 @@ extension Tensor {
         let n = axis.map { shape[normalize($0)] } ?? count
         let s = withNoGrad { sum(axis: axis) }
         let out = Tensor(uninitialized: s.shape)
-        let inv = V16(repeating: 1 / Float(Swift.max(n, 1)))
+        let inv = Vec(repeating: 1 / Float(Swift.max(n, 1)))
         Kernels.map(s.data, out.data, s.count) { $0 * inv }
         let a = axis.map(normalize)
         return record(.mean, [self], out) { [shape] g in

@@ -35,15 +35,15 @@ public final class AdamW: Optimizer {
         stepCount += 1
         let t = Float(stepCount)
         let c1 = 1 - Foundation.pow(beta1, t), c2 = 1 - Foundation.pow(beta2, t)
-        let b1 = V16(repeating: beta1), b2 = V16(repeating: beta2)
-        let lr = V16(repeating: learningRate / c1), decay = V16(repeating: 1 - learningRate * weightDecay)
-        let rc2 = V16(repeating: 1 / c2.squareRoot()), e = V16(repeating: eps)
+        let b1 = Vec(repeating: beta1), b2 = Vec(repeating: beta2)
+        let lr = Vec(repeating: learningRate / c1), decay = Vec(repeating: 1 - learningRate * weightDecay)
+        let rc2 = Vec(repeating: 1 / c2.squareRoot()), e = Vec(repeating: eps)
         for (i, p) in parameters.enumerated() {
             guard let g = p.grad else { continue }
             let n = p.count, pd = p.data, gd = g.data, md = m[i].data, vd = v[i].data
-            parallelChunks((n + 15) / 16, cost: 16 * 6) { r in
+            parallelChunks((n + lanes - 1) / lanes, cost: lanes * 6) { r in
                 for c in r {
-                    let j = c * 16
+                    let j = c * lanes
                     let gv = load(gd, j, n)
                     let mv = b1 * load(md, j, n) + (1 - b1) * gv
                     let vv = b2 * load(vd, j, n) + (1 - b2) * gv * gv
@@ -81,7 +81,7 @@ public final class SGD: Optimizer {
     }
 
     public func step() {
-        let lr = V16(repeating: learningRate), mu = V16(repeating: momentum), wd = V16(repeating: weightDecay)
+        let lr = Vec(repeating: learningRate), mu = Vec(repeating: momentum), wd = Vec(repeating: weightDecay)
         for (i, p) in parameters.enumerated() {
             guard let g = p.grad else { continue }
             let n = p.count
@@ -92,7 +92,7 @@ public final class SGD: Optimizer {
                 var d = load(g.data, j, n) + wd * load(p.data, j, n)
                 if let vel { d = mu * load(vel.data, j, n) + d; store(d, vel.data, j, n) }
                 store(load(p.data, j, n) - lr * d, p.data, j, n)
-                j += 16
+                j += lanes
             }
         }
     }
@@ -112,7 +112,7 @@ public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
     let norm = gradientNorm(parameters)
     if norm.isFinite && norm > maxNorm {
         let s = maxNorm / (norm + 1e-6)
-        for p in parameters { if let g = p.grad { Kernels.map(g.data, g.data, g.count) { $0 * V16(repeating: s) } } }
+        for p in parameters { if let g = p.grad { Kernels.map(g.data, g.data, g.count) { $0 * Vec(repeating: s) } } }
     }
     return norm
 }
