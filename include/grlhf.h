@@ -103,8 +103,13 @@ const char *grlhf_last_error(void);
 /* ------------------------------------------------------------------------ */
 
 /**
- * Sets the number of threads used by BLAS (matrix products) and by the
- * elementwise kernels. Both must be in 1..256.
+ * Sets the thread counts, each in 1..256.
+ * compute_threads: grlhf's own parallelism: large elementwise kernels,
+ *   attention heads, and large matrix products split into pieces that each
+ *   run single-threaded BLAS. This is the setting to raise (default 1).
+ * blas_threads: OpenBLAS's internal threads (default 1). Above 1, grlhf
+ *   stops splitting products and leaves them to OpenBLAS; combining it with
+ *   compute_threads > 1 oversubscribes the cores and is usually slower.
  * Process-wide: do not call while another thread is computing.
  * Returns GRLHF_OK or GRLHF_ERR_INVALID_ARGUMENT (out-of-range count).
  */

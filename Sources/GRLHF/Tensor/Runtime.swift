@@ -86,8 +86,9 @@ func parallelChunks(_ count: Int, cost: Int = 1, _ body: (Range<Int>) -> Void) {
 
 /// Runs body(i) for i in 0..<n, spread over the threads when the total work (multiply-adds,
 /// `cost` per item) is large enough; items are dealt round-robin.
+/// Items that call BLAS stay serial when OpenBLAS runs threads of its own.
 func forEachItem(_ n: Int, cost: Int, _ body: (Int) -> Void) {
-    let threads = n < 2 ? 1 : ParallelRegion.threads(forCost: n * cost / 4)
+    let threads = n < 2 || Runtime.blasThreads > 1 ? 1 : ParallelRegion.threads(forCost: n * cost / 4)
     if threads == 1 {
         for i in 0..<n { body(i) }
         return

@@ -40,17 +40,18 @@ def abi_version() -> int:
     return int(_c.grlhf_abi_version())
 
 
-def set_threads(blas_threads: int, compute_threads: Optional[int] = None) -> None:
-    """Sets the threads for BLAS and for elementwise kernels (each 1..256; compute defaults to
-    the BLAS count). Process-wide."""
-    _c.grlhf_set_threads(blas_threads, blas_threads if compute_threads is None else compute_threads)
+def set_threads(threads: int, blas_threads: int = 1) -> None:
+    """Sets grlhf's threads (elementwise kernels, attention, large matrix products split into
+    single-threaded BLAS pieces) and OpenBLAS's own threads, each 1..256. Raise ``threads``;
+    leave ``blas_threads`` at 1 unless grlhf itself runs on one thread. Process-wide."""
+    _c.grlhf_set_threads(blas_threads, threads)
 
 
 def get_threads() -> Tuple[int, int]:
-    """The current ``(blas_threads, compute_threads)``."""
+    """The current ``(threads, blas_threads)``, in :func:`set_threads` order."""
     blas, compute = ctypes.c_int32(), ctypes.c_int32()
     _c.grlhf_get_threads(ctypes.byref(blas), ctypes.byref(compute))
-    return blas.value, compute.value
+    return compute.value, blas.value
 
 
 def live_handles() -> int:

@@ -61,10 +61,10 @@ def test_library_path_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_threads() -> None:
     before = grlhf.get_threads()
     try:
-        grlhf.set_threads(2, 3)
+        grlhf.set_threads(2, blas_threads=3)
         assert grlhf.get_threads() == (2, 3)
-        grlhf.set_threads(1)
-        assert grlhf.get_threads() == (1, 1)
+        grlhf.set_threads(4)
+        assert grlhf.get_threads() == (4, 1)
         with pytest.raises(grlhf.Error) as info:
             grlhf.set_threads(0)
         assert info.value.status == _lib.ERR_INVALID_ARGUMENT
