@@ -26,6 +26,26 @@ import Testing
     }
 }
 
+@Suite struct AnomalyDetection {
+    @Test func namesTheFirstNonFiniteOp() {
+        let x = Tensor([1, -1, 2], shape: [3]); x.requiresGrad = true
+        let (y, forward) = withAnomalyDetection { (x * 2).log().sum() }
+        #expect(forward == "log forward" && y.item.isNaN)
+        Tape.current.reset()
+        let z = Tensor([0, 1], shape: [2]); z.requiresGrad = true
+        let (_, backward) = withAnomalyDetection { (Tensor([1, 1], shape: [2]) / z).sum().backward() }
+        #expect(backward == "div forward")  // 1/0 = inf already in forward
+        let w = Tensor([0.5, 2], shape: [2]); w.requiresGrad = true
+        let (_, none) = withAnomalyDetection { (w * w).log().sum().backward() }
+        #expect(none == nil)
+        // Finite forward (log 1e-39 ≈ −89.8), infinite gradient (1 / 1e-39 overflows float).
+        let tiny = Tensor([1e-39, 1], shape: [2]); tiny.requiresGrad = true
+        let (_, backward2) = withAnomalyDetection { tiny.log().sum().backward() }
+        #expect(backward2 == "log backward")
+        #expect(Tensor([1, .nan], shape: [2]).allFinite == false && Tensor([1, 2], shape: [2]).allFinite)
+    }
+}
+
 @Suite struct Optimization {
     @Test func adamWFollowsTheDefinition() {
         let p = Tensor([1, -2], shape: [2]); p.requiresGrad = true

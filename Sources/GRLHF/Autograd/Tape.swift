@@ -32,6 +32,10 @@ struct TapeEntry {
 public final class Tape {
     var entries: [TapeEntry] = []
     var gradEnabled = true
+    /// Anomaly mode: every recorded op checks its output, and backward every gradient, for NaN/Inf.
+    var detectAnomalies = false
+    /// The first non-finite value seen in anomaly mode, naming the op ("log forward", "div backward").
+    public internal(set) var firstAnomaly: String?
 
     /// The calling thread's tape.
     public static var current: Tape {
@@ -59,6 +63,19 @@ public func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
     return try body()
 }
 
+/// Runs `body` in anomaly mode and returns its result with the first op (forward or backward)
+/// that produced a NaN or infinity, if any: the training-health check of reliability.md.
+/// Slower (every recorded tensor is scanned); for debugging.
+public func withAnomalyDetection<R>(_ body: () throws -> R) rethrows -> (result: R, anomaly: String?) {
+    let tape = Tape.current
+    let saved = tape.detectAnomalies
+    tape.detectAnomalies = true
+    tape.firstAnomaly = nil
+    defer { tape.detectAnomalies = saved }
+    let r = try body()
+    return (r, tape.firstAnomaly)
+}
+
 /// True when ops on this thread are being recorded.
 public var isGradEnabled: Bool { Tape.current.gradEnabled }
 
@@ -69,6 +86,7 @@ func record(_ op: Op, _ inputs: [Tensor], _ output: Tensor, _ backward: @escapin
     let tape = Tape.current
     guard tape.gradEnabled else { return output }
     output.tracked = true
+    if tape.detectAnomalies && tape.firstAnomaly == nil && !output.allFinite { tape.firstAnomaly = "\(op.rawValue) forward" }
     tape.entries.append(TapeEntry(op: op, inputs: inputs, output: output, backward: backward))
     return output
 }
@@ -90,6 +108,9 @@ extension Tensor {
         for entry in tape.entries.reversed() {
             guard let g = grads.removeValue(forKey: ObjectIdentifier(entry.output)) else { continue }
             let inputGrads = entry.backward(g)
+            if tape.detectAnomalies && tape.firstAnomaly == nil && inputGrads.contains(where: { !($0?.allFinite ?? true) }) {
+                tape.firstAnomaly = "\(entry.op.rawValue) backward"
+            }
             for (input, ig) in zip(entry.inputs, inputGrads) {
                 guard let ig else { continue }
                 if input.tracked {
@@ -101,6 +122,15 @@ extension Tensor {
                 }
             }
         }
+    }
+
+    /// No NaN or infinity among the elements.
+    public var allFinite: Bool {
+        var acc = Vec(repeating: 0)
+        var i = 0
+        // x·0 is 0 for finite x and NaN for NaN or ±inf, so one NaN lane marks the tensor.
+        while i < count { acc += load(data, i, count) * 0; i += lanes }
+        return hsum(acc) == 0
     }
 
     func accumulateLeafGrad(_ g: Tensor) {
