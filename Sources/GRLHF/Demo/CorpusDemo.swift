@@ -64,7 +64,7 @@ public enum CorpusDemo {
             bar.update(Date().timeIntervalSince(start), status: String(format: "step %d  loss %.3f", step, smooth))
         }
         bar.finish(status: String(format: "step %d  loss %.3f", step, smooth))
-        let sample = generate(model, prompt: "Alice ", length: o.sampleLength, temperature: 0.8, rng: &rng)
+        let sample = generate(model, prompt: "Alice ", length: o.sampleLength, temperature: 0.6, rng: &rng)
         print(String(format: "loss %.3f → %.3f over %d steps (uniform guess: %.3f)", first, smooth, step, Foundation.log(256.0)))
         print("sample:\n" + sample)
         if let dir = o.outputDirectory {
