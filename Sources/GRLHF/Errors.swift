@@ -37,3 +37,12 @@ extension GRLHFError {
         else { self = .internal(String(describing: error)) }
     }
 }
+
+/// An argument check that stays in every build. Release builds compile the engine with
+/// `-Ounchecked`, which removes `precondition`; a misused Swift API must still stop with a
+/// message rather than read or write out of bounds.
+@inline(__always)
+func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+             file: StaticString = #fileID, line: UInt = #line) {
+    if !condition() { fatalError(message(), file: file, line: line) }
+}

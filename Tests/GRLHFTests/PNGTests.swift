@@ -159,8 +159,8 @@ private func header(width: UInt32, height: UInt32) -> [UInt8] {
 
         #expect(throws: GRLHFError.self) { try PNG.write(image, to: dir.appendingPathComponent("no/such/dir.png").path) }
         #expect(throws: GRLHFError.self) { try PNG.read(contentsOf: dir.appendingPathComponent("missing.png").path) }
-        if case .io = (try? PNG.read(contentsOf: "/nonexistent/x.png")).map({ _ in GRLHFError.internal("") })
-            ?? GRLHFError.io("") {} else { Issue.record("missing file should be .io") }
+        let missing = #expect(throws: GRLHFError.self) { try PNG.read(contentsOf: "/nonexistent/x.png") }
+        guard case .io = missing else { Issue.record("missing file should be .io, got \(String(describing: missing))"); return }
     }
 
     @Test func emptyAndBadSignature() {

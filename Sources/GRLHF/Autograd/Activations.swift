@@ -2,7 +2,8 @@
 
 extension Tensor {
     var lastDim: Int { shape.last ?? 1 }
-    var rows: Int { lastDim == 0 ? 0 : count / lastDim }
+    /// Elements of all but the last dimension (nonzero even when the last dimension is empty).
+    var rows: Int { shape.dropLast().elementCount }
 
     /// Softmax over the last axis.
     public func softmax() -> Tensor {
@@ -87,7 +88,7 @@ extension Tensor {
 
     /// SwiGLU: silu(gate) ⊙ up, fused (Llama's MLP).
     public static func swiglu(gate: Tensor, up: Tensor) -> Tensor {
-        precondition(gate.shape == up.shape, "swiglu: gate \(gate.shape) vs up \(up.shape)")
+        require(gate.shape == up.shape, "swiglu: gate \(gate.shape) vs up \(up.shape)")
         let out = Tensor(uninitialized: gate.shape)
         Kernels.zip(gate.data, up.data, out.data, gate.count, cost: 4) { a, b in a * Kernels.sigmoid(a) * b }
         return record(.swiglu, [gate, up], out) { g in

@@ -8,7 +8,7 @@ extension Tensor {
     /// visible key yields zeros. The probabilities are kept for the backward pass.
     public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int? = nil,
                                  causal: Bool = true, keyLengths: [Int]? = nil, scale: Float? = nil) -> Tensor {
-        precondition(q.rank == 3 && k.rank == 3 && v.shape == k.shape && k.shape[0] == q.shape[0],
+        require(q.rank == 3 && k.rank == 3 && v.shape == k.shape && k.shape[0] == q.shape[0],
                      "attention: q [B,T,C], k/v [B,S,C]")
         let layout = AttentionLayout(batch: q.shape[0], queries: q.shape[1], keys: k.shape[1], width: q.shape[2],
                                      kvWidth: k.shape[2], heads: heads, kvHeads: kvHeads ?? heads)
@@ -24,7 +24,7 @@ extension Tensor {
     public static func attention(qkv: Tensor, heads: Int, kvHeads: Int? = nil, causal: Bool = true,
                                  keyLengths: [Int]? = nil, scale: Float? = nil) -> Tensor {
         let kvh = kvHeads ?? heads
-        precondition(qkv.rank == 3 && heads > 0 && kvh > 0 && qkv.shape[2] % (heads + 2 * kvh) == 0,
+        require(qkv.rank == 3 && heads > 0 && kvh > 0 && qkv.shape[2] % (heads + 2 * kvh) == 0,
                      "attention: packed qkv \(qkv.shape) for \(heads)+2×\(kvh) heads")
         let d = qkv.shape[2] / (heads + 2 * kvh), w = qkv.shape[2]
         let layout = AttentionLayout(batch: qkv.shape[0], queries: qkv.shape[1], keys: qkv.shape[1], width: heads * d,
@@ -49,9 +49,9 @@ struct AttentionLayout {
 
     func run(_ s: [Stream], inputs: [Tensor], causal: Bool, keyLengths: [Int]?, scale: Float?) -> Tensor {
         let (b, t, sk, c) = (batch, queries, keys, width)
-        precondition(heads % kvHeads == 0 && c % heads == 0 && kvWidth == kvHeads * (c / heads),
+        require(heads % kvHeads == 0 && c % heads == 0 && kvWidth == kvHeads * (c / heads),
                      "attention: \(heads) heads over \(kvHeads) kv heads, widths \(c) and \(kvWidth)")
-        precondition(keyLengths == nil || keyLengths!.count == b, "attention: keyLengths per batch row")
+        require(keyLengths == nil || keyLengths!.count == b, "attention: keyLengths per batch row")
         let d = c / heads, group = heads / kvHeads, kvh = kvHeads
         let sc = scale ?? 1 / Float(d).squareRoot()
         let (qs, ks, vs) = (s[0].stride, s[1].stride, s[2].stride)
@@ -108,9 +108,9 @@ struct AttentionLayout {
                         var j = 0
                         while j < sk { store(load(pr, j, sk) * (load(dr, j, sk) - dotv) * scv, dr, j, sk); j += lanes }
                     }
-                    // dQ = dS K;  dK += dSᵀ Q
+                    // dQ += dS K (accumulated: q may be the same tensor as k or v);  dK += dSᵀ Q
                     sgemm(transA: false, transB: false, m: t, n: d, k: sk, a: dp, lda: sk, b: k(s[1].tensor.data, bi, kh), ldb: ks,
-                          c: q(dq, bi, h), ldc: qs)
+                          beta: 1, c: q(dq, bi, h), ldc: qs)
                     sgemm(transA: true, transB: false, m: sk, n: d, k: t, a: dp, lda: sk, b: q(s[0].tensor.data, bi, h), ldb: qs,
                           beta: 1, c: k(dk, bi, kh), ldc: ks)
                 }

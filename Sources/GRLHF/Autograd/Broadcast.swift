@@ -4,7 +4,7 @@ func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
     return (0..<n).map { i in
         let da = i < n - a.count ? 1 : a[i - (n - a.count)]
         let db = i < n - b.count ? 1 : b[i - (n - b.count)]
-        precondition(da == db || da == 1 || db == 1, "shapes \(a) and \(b) do not broadcast")
+        require(da == db || da == 1 || db == 1, "shapes \(a) and \(b) do not broadcast")
         return da == 1 ? db : da
     }
 }

@@ -4,13 +4,13 @@ extension Tensor {
     /// Rows of `weight` [V, D] for each id: result [ids.count, D] reshaped to `shape` + [D].
     /// Backward scatter-adds into the rows that were read.
     public static func embedding(_ weight: Tensor, ids: [Int32], shape idShape: [Int]? = nil) -> Tensor {
-        precondition(weight.rank == 2, "embedding: weight must be [V, D]")
+        require(weight.rank == 2, "embedding: weight must be [V, D]")
         let v = weight.shape[0], d = weight.shape[1]
         let outShape = (idShape ?? [ids.count]) + [d]
-        precondition(outShape.elementCount == ids.count * d, "embedding: shape for \(ids.count) ids")
+        require(outShape.elementCount == ids.count * d, "embedding: shape for \(ids.count) ids")
         let out = Tensor(uninitialized: outShape)
         for (i, id) in ids.enumerated() {
-            precondition(id >= 0 && Int(id) < v, "embedding: id \(id) outside vocabulary of \(v)")
+            require(id >= 0 && Int(id) < v, "embedding: id \(id) outside vocabulary of \(v)")
             (out.data + i * d).update(from: weight.data + Int(id) * d, count: d)
         }
         return record(.embedding, [weight], out) { g in
@@ -23,10 +23,10 @@ extension Tensor {
     /// x[..., index[r]] for each row r of the last axis: [..., V] → [...].
     public func gather(lastAxis index: [Int32]) -> Tensor {
         let v = lastDim, rows = rows
-        precondition(index.count == rows, "gather: \(index.count) indices for \(rows) rows")
+        require(index.count == rows, "gather: \(index.count) indices for \(rows) rows")
         let out = Tensor(uninitialized: Array(shape.dropLast()))
         for r in 0..<rows {
-            precondition(index[r] >= 0 && Int(index[r]) < v, "gather: index \(index[r]) outside \(v)")
+            require(index[r] >= 0 && Int(index[r]) < v, "gather: index \(index[r]) outside \(v)")
             out.data[r] = data[r * v + Int(index[r])]
         }
         return record(.gather, [self], out) { [shape] g in
@@ -41,12 +41,12 @@ extension Tensor {
     /// Fused log-softmax: stays finite for logits of ±1e4.
     public func crossEntropy(targets: [Int32], ignoreIndex: Int32 = -100) -> Tensor {
         let v = lastDim, rows = rows
-        precondition(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows")
+        require(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows")
         var lse = [Float](repeating: 0, count: rows)
         var total: Double = 0
         var counted = 0
         for r in 0..<rows where targets[r] != ignoreIndex {
-            precondition(targets[r] >= 0 && Int(targets[r]) < v, "crossEntropy: target \(targets[r]) outside \(v)")
+            require(targets[r] >= 0 && Int(targets[r]) < v, "crossEntropy: target \(targets[r]) outside \(v)")
             lse[r] = Kernels.logSumExp(data + r * v, v)
             total += Double(lse[r] - data[r * v + Int(targets[r])])
             counted += 1
@@ -72,7 +72,7 @@ extension Tensor {
     /// Where mask ≠ 0 (mask broadcasts to self) the result is `value`, elsewhere self.
     /// The mask is data, not differentiated.
     public func maskedFill(_ mask: Tensor, value: Float) -> Tensor {
-        precondition(broadcastShape(shape, mask.shape) == shape, "maskedFill: mask \(mask.shape) for \(shape)")
+        require(broadcastShape(shape, mask.shape) == shape, "maskedFill: mask \(mask.shape) for \(shape)")
         let out = copy()
         let st = broadcastStrides(mask.shape, to: shape)
         forEachBroadcast(shape, st, st) { o, m, _ in if mask.data[m] != 0 { out.data[o] = value } }
@@ -94,7 +94,7 @@ extension Tensor {
     /// heads and queries of [B, H, T, S] scores.
     public static func paddingMask(lengths: [Int], maxLength s: Int) -> Tensor {
         let m = Tensor(zeros: [lengths.count, 1, 1, s])
-        for (b, len) in lengths.enumerated() { for j in Swift.min(len, s)..<s { m.data[b * s + j] = 1 } }
+        for (b, len) in lengths.enumerated() { for j in Swift.max(0, Swift.min(len, s))..<s { m.data[b * s + j] = 1 } }
         return m
     }
 }

@@ -4,12 +4,12 @@ extension Tensor {
     /// self [..., K] · other [K, N] → [..., N] (leading dims flattened into rows).
     /// With `transposeA` self is a rank-2 [K, M]; with `transposeB` other is [N, K].
     public func matmul(_ other: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
-        precondition(other.rank == 2, "matmul: right operand must be rank 2, got \(other.shape)")
-        precondition(!transposeA || rank == 2, "matmul: transposeA needs a rank-2 left operand")
+        require(other.rank == 2, "matmul: right operand must be rank 2, got \(other.shape)")
+        require(!transposeA || rank == 2, "matmul: transposeA needs a rank-2 left operand")
         let k = transposeA ? shape[0] : (shape.last ?? 1)
-        let m = transposeA ? shape[1] : count / Swift.max(k, 1)
+        let m = transposeA ? shape[1] : rows
         let (kb, n) = transposeB ? (other.shape[1], other.shape[0]) : (other.shape[0], other.shape[1])
-        precondition(k == kb, "matmul: inner dimensions \(shape) · \(other.shape) disagree")
+        require(k == kb, "matmul: inner dimensions \(shape) · \(other.shape) disagree")
         let outShape = transposeA ? [m, n] : Array(shape.dropLast()) + [n]
         let out = Tensor(uninitialized: outShape)
         sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
@@ -46,11 +46,11 @@ extension Tensor {
     /// Batched product: self [..., M, K] · other [..., K, N] → [..., M, N] with equal batch
     /// dimensions; the transpose flags apply to the last two dimensions of each operand.
     public func bmm(_ other: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
-        precondition(rank >= 2 && other.rank == rank && shape.dropLast(2) == other.shape.dropLast(2),
+        require(rank >= 2 && other.rank == rank && shape.dropLast(2) == other.shape.dropLast(2),
                      "bmm: batch shapes \(shape) and \(other.shape) differ")
         let (m, k) = transposeA ? (shape[rank - 1], shape[rank - 2]) : (shape[rank - 2], shape[rank - 1])
         let (kb, n) = transposeB ? (other.shape[rank - 1], other.shape[rank - 2]) : (other.shape[rank - 2], other.shape[rank - 1])
-        precondition(k == kb, "bmm: inner dimensions \(shape) · \(other.shape) disagree")
+        require(k == kb, "bmm: inner dimensions \(shape) · \(other.shape) disagree")
         let batch = shape.dropLast(2).elementCount
         let out = Tensor(uninitialized: Array(shape.dropLast(2)) + [m, n])
         let lda = transposeA ? m : k, ldb = transposeB ? k : n
@@ -83,9 +83,9 @@ extension Tensor {
     /// x [..., in] · weightᵀ [out, in] + bias [out] → [..., out], fused: the bias seeds the output
     /// and sgemm accumulates onto it, so the output is written once (PyTorch `F.linear`).
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-        precondition(weight.rank == 2 && x.lastDim == weight.shape[1], "linear: \(x.shape) · \(weight.shape)ᵀ")
+        require(weight.rank == 2 && x.lastDim == weight.shape[1], "linear: \(x.shape) · \(weight.shape)ᵀ")
         let (n, k) = (weight.shape[0], weight.shape[1])
-        precondition(bias == nil || bias!.count == n, "linear: bias of \(bias!.count) for \(n) outputs")
+        require(bias == nil || bias!.count == n, "linear: bias of \(bias!.count) for \(n) outputs")
         let m = x.rows
         let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])
         if let bias { for r in 0..<m { (out.data + r * n).update(from: bias.data, count: n) } }
@@ -99,10 +99,12 @@ extension Tensor {
                 sgemm(transA: false, transB: false, m: m, n: k, k: n, a: g.data, lda: n, b: weight.data, ldb: k, c: dx.data, ldc: k)
                 grads.append(dx)
             } else { grads.append(nil) }
-            let dw = Tensor(uninitialized: weight.shape)  // dW = gᵀ · x
-            sgemm(transA: true, transB: false, m: n, n: k, k: m, a: g.data, lda: n, b: x.data, ldb: k, c: dw.data, ldc: k)
-            grads.append(dw)
-            if bias != nil { grads.append(columnSums(g.data, rows: m, cols: n, shape: [n])) }
+            if weight.requiresGrad || weight.tracked {  // dW = gᵀ · x (skipped for frozen weights)
+                let dw = Tensor(uninitialized: weight.shape)
+                sgemm(transA: true, transB: false, m: n, n: k, k: m, a: g.data, lda: n, b: x.data, ldb: k, c: dw.data, ldc: k)
+                grads.append(dw)
+            } else { grads.append(nil) }
+            if let bias { grads.append(bias.requiresGrad || bias.tracked ? columnSums(g.data, rows: m, cols: n, shape: [n]) : nil) }
             return grads
         }
     }

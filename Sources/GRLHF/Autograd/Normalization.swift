@@ -6,7 +6,7 @@ extension Tensor {
     /// x / √(mean(x²) + eps) ⊙ weight (Llama, Qwen2).
     public func rmsNorm(weight: Tensor, eps: Float = 1e-6) -> Tensor {
         let d = lastDim, rows = rows
-        precondition(weight.count == d, "rmsNorm: weight \(weight.shape) for last dim \(d)")
+        require(weight.count == d, "rmsNorm: weight \(weight.shape) for last dim \(d)")
         let out = Tensor(uninitialized: shape)
         let rstd = [Float](unsafeUninitializedCapacity: rows) { buf, n in
             n = rows
@@ -50,7 +50,7 @@ extension Tensor {
     /// (x − mean) / √(var + eps) ⊙ weight + bias (GPT-2, ViT). Biased variance, as PyTorch.
     public func layerNorm(weight: Tensor, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
         let d = lastDim, rows = rows
-        precondition(weight.count == d && (bias?.count ?? d) == d, "layerNorm: parameters do not match last dim \(d)")
+        require(weight.count == d && (bias?.count ?? d) == d, "layerNorm: parameters do not match last dim \(d)")
         let out = Tensor(uninitialized: shape)
         var stats = [Float](repeating: 0, count: rows * 2)  // mean, rstd per row
         stats.withUnsafeMutableBufferPointer { st in

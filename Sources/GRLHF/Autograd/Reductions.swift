@@ -8,7 +8,7 @@ extension Tensor {
 
     func normalize(_ axis: Int) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        precondition(a >= 0 && a < rank, "axis \(axis) out of range for \(shape)")
+        require(a >= 0 && a < rank, "axis \(axis) out of range for \(shape)")
         return a
     }
 
@@ -57,7 +57,7 @@ extension Tensor {
     public func max(axis: Int) -> Tensor {
         let a = normalize(axis)
         let (outer, size, inner) = around(a)
-        precondition(size > 0, "max over an empty axis")
+        require(size > 0, "max over an empty axis")
         var outShape = shape; outShape.remove(at: a)
         let out = Tensor(uninitialized: outShape)
         var argmax = [Int](repeating: 0, count: outer * inner)

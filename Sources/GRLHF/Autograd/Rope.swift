@@ -14,10 +14,10 @@ extension Tensor {
     /// by position · base^(−2i/D).
     public func rope(heads: Int, positions: [Int], base: Float = 10000, layout: RopeLayout) -> Tensor {
         let c = lastDim, d = c / Swift.max(heads, 1)
-        precondition(heads > 0 && d * heads == c && d % 2 == 0, "rope: \(c) features in \(heads) heads of even size")
+        require(heads > 0 && d * heads == c && d % 2 == 0, "rope: \(c) features in \(heads) heads of even size")
         let rows = rows
-        precondition(positions.count == rows || (rows % Swift.max(positions.count, 1) == 0 && !positions.isEmpty),
-                     "rope: \(positions.count) positions for \(rows) rows")
+        require(rank >= 2 && (positions.count == rows || positions.count == shape[rank - 2]),
+                "rope: \(positions.count) positions for \(rows) rows of \(rank >= 2 ? shape[rank - 2] : 0) tokens")
         let half = d / 2
         // cos/sin table per row: [rows, half], computed in Double so long positions keep precision.
         var cosT = [Float](repeating: 0, count: positions.count * half), sinT = cosT

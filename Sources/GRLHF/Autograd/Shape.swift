@@ -6,10 +6,10 @@ extension Tensor {
         var s = newShape
         if let i = s.firstIndex(of: -1) {
             let known = s.enumerated().filter { $0.offset != i }.map(\.element).elementCount
-            precondition(known > 0 && count % known == 0, "reshape \(shape) → \(newShape)")
+            require(known > 0 && count % known == 0, "reshape \(shape) → \(newShape)")
             s[i] = count / known
         }
-        precondition(s.elementCount == count, "reshape \(shape) → \(newShape): element counts differ")
+        require(s.elementCount == count, "reshape \(shape) → \(newShape): element counts differ")
         let out = Tensor(shape: s, storage: storage, offset: offset)
         return record(.reshape, [self], out) { [shape] g in [g.reshape(shape)] }
     }
@@ -31,7 +31,7 @@ extension Tensor {
     /// Elements start..<end along `axis`. A view when every dimension before `axis` is 1.
     public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
         let a = normalize(axis)
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[a], "slice \(range) of \(shape[a])")
+        require(range.lowerBound >= 0 && range.upperBound <= shape[a], "slice \(range) of \(shape[a])")
         var outShape = shape; outShape[a] = range.count
         let (outer, size, inner) = around(a)
         let out: Tensor
@@ -54,17 +54,17 @@ extension Tensor {
 
     /// Splits along `axis` into pieces of the given sizes (slices, so gradients flow).
     public func split(axis: Int, sizes: [Int]) -> [Tensor] {
-        precondition(sizes.reduce(0, +) == shape[normalize(axis)], "split sizes \(sizes) for \(shape)")
+        require(sizes.reduce(0, +) == shape[normalize(axis)], "split sizes \(sizes) for \(shape)")
         var start = 0
         return sizes.map { n in defer { start += n }; return slice(axis: axis, start..<(start + n)) }
     }
 
     /// Joins tensors along `axis`; every other dimension must agree.
     public static func concat(_ parts: [Tensor], axis: Int) -> Tensor {
-        precondition(!parts.isEmpty, "concat of nothing")
+        require(!parts.isEmpty, "concat of nothing")
         let a = parts[0].normalize(axis)
         for p in parts {
-            precondition(p.rank == parts[0].rank && (0..<p.rank).allSatisfy { $0 == a || p.shape[$0] == parts[0].shape[$0] },
+            require(p.rank == parts[0].rank && (0..<p.rank).allSatisfy { $0 == a || p.shape[$0] == parts[0].shape[$0] },
                          "concat: shapes \(parts.map(\.shape)) differ off axis \(a)")
         }
         var outShape = parts[0].shape

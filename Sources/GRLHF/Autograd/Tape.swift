@@ -99,7 +99,8 @@ extension Tensor {
         let savedEnabled = tape.gradEnabled
         tape.gradEnabled = false  // VJPs run untaped: no higher-order graphs
         defer { tape.reset(); tape.gradEnabled = savedEnabled }
-        precondition(seed != nil || count == 1, "backward() without a seed needs a scalar, got \(shape)")
+        require(seed != nil || count == 1, "backward() without a seed needs a scalar, got \(shape)")
+        require(seed == nil || seed!.count == count, "backward(seed:): seed \(seed!.shape) for output \(shape)")
         var grads: [ObjectIdentifier: Tensor] = [:]
         let start = seed ?? Tensor(repeating: 1, shape: shape)
         grads[ObjectIdentifier(self)] = start
@@ -134,7 +135,7 @@ extension Tensor {
     }
 
     func accumulateLeafGrad(_ g: Tensor) {
-        precondition(g.shape.elementCount == count, "gradient shape \(g.shape) for \(shape)")
+        require(g.shape.elementCount == count, "gradient shape \(g.shape) for \(shape)")
         if let grad {
             Kernels.axpy(1, g.data, grad.data, count)
         } else {

@@ -46,7 +46,7 @@ public enum PNG {
         public func tensor() -> Tensor {
             let c = channels, plane = width * height
             let t = Tensor(uninitialized: [c, height, width])  // [C, H, W]
-            precondition(pixels.count == plane * c, "PNG.Image: \(pixels.count) samples for \(width)x\(height)x\(c)")
+            require(pixels.count == plane * c, "PNG.Image: \(pixels.count) samples for \(width)x\(height)x\(c)")
             let out = t.data
             pixels.withUnsafeBufferPointer { px in
                 for i in 0 ..< plane {
@@ -133,29 +133,10 @@ public enum PNG {
         }
     }
 
-    /// Writes `image` to `path` atomically: a temporary file in the same directory, fsync, rename.
+    /// Writes `image` to `path` atomically (`AtomicFile`).
     public static func write(_ image: Image, to path: String) throws {
         let bytes = try encode(image)
-        let temp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw GRLHFError.io("\(temp): create: \(errnoText())") }
-        var failure: String?
-        bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = sysWrite(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { failure = "write: \(errnoText())"; return }
-                done += n
-            }
-        }
-        if failure == nil && fsync(fd) != 0 { failure = "fsync: \(errnoText())" }
-        if close(fd) != 0 && failure == nil { failure = "close: \(errnoText())" }
-        if failure == nil && rename(temp, path) != 0 { failure = "rename to \(path): \(errnoText())" }
-        if let failure {
-            unlink(temp)
-            throw GRLHFError.io("\(temp): \(failure)")
-        }
+        try AtomicFile.write(to: path) { write in try bytes.withUnsafeBytes { try write($0) } }
     }
 
     static func validate(_ image: Image) throws {
@@ -181,7 +162,3 @@ public enum PNG {
         return text.isEmpty ? "libpng failed without a message" : text
     }
 }
-
-private func errnoText() -> String { String(cString: strerror(errno)) }
-// Outside the enum, whose `write` would shadow the system call.
-private func sysWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }

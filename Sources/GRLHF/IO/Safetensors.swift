@@ -47,37 +47,10 @@ public enum Safetensors {
     public static func write(_ tensors: [(name: String, tensor: Tensor)], to path: String,
                              metadata: [String: String] = [:]) throws {
         let header = try encodeHeader(tensors, metadata: metadata)  // validate before touching disk
-        // A suffix of `path` keeps the temp file in the same directory, so rename is atomic.
-        let temp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SafetensorsError.io(path: temp, reason: "create: \(errnoText())") }
-        do {
-            try header.withUnsafeBytes { try writeAll(fd, $0, path: temp) }
-            for (_, tensor) in tensors {
-                try writeAll(fd, UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * 4), path: temp)
-            }
-            guard fsync(fd) == 0 else { throw SafetensorsError.io(path: temp, reason: "fsync: \(errnoText())") }
-        } catch {
-            close(fd)
-            unlink(temp)
-            throw error
+        try AtomicFile.write(to: path) { write in
+            try header.withUnsafeBytes { try write($0) }
+            for (_, tensor) in tensors { try write(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * 4)) }
         }
-        guard close(fd) == 0 else {
-            let reason = errnoText()
-            unlink(temp)
-            throw SafetensorsError.io(path: temp, reason: "close: \(reason)")
-        }
-        guard rename(temp, path) == 0 else {
-            let reason = errnoText()
-            unlink(temp)
-            throw SafetensorsError.io(path: path, reason: "rename: \(reason)")
-        }
-        // The rename is durable only once the directory entry is on disk.
-        let directory = (path as NSString).deletingLastPathComponent
-        let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dirFD >= 0 else { throw SafetensorsError.io(path: directory, reason: "open: \(errnoText())") }
-        defer { close(dirFD) }
-        guard fsync(dirFD) == 0 else { throw SafetensorsError.io(path: directory, reason: "fsync: \(errnoText())") }
     }
 
     public static func encode(_ tensors: [(name: String, tensor: Tensor)],
@@ -658,20 +631,7 @@ extension Safetensors {
         }
         return out + "\""
     }
-
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        guard let base = bytes.baseAddress else { return }
-        var done = 0
-        while done < bytes.count {
-            let n = writeBytes(fd, base + done, bytes.count - done)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw SafetensorsError.io(path: path, reason: "write: \(errnoText())") }
-            done += n
-        }
-    }
 }
 
-private func errnoText() -> String { String(cString: strerror(errno)) }
 // Outside the enum, whose `read` and `write` would shadow the system calls.
 private func readBytes(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int { read(fd, p, n) }
-private func writeBytes(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }

@@ -66,7 +66,7 @@ public final class GPT: Module {
 
     /// Logits [B, T, V] for token ids [B·T] laid out row by row.
     public func callAsFunction(_ ids: [Int32], batch: Int, time: Int) -> Tensor {
-        precondition(ids.count == batch * time && time <= config.blockSize, "GPT: \(ids.count) ids for \(batch)×\(time)")
+        require(ids.count == batch * time && time <= config.blockSize, "GPT: \(ids.count) ids for \(batch)×\(time)")
         let positions = (0..<Int32(time)).map { $0 }
         var x = wte(ids, shape: [batch, time]) + wpe(positions, shape: [time])   // [B, T, C]
         for block in blocks.items { x = block(x) }

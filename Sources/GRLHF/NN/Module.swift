@@ -35,14 +35,15 @@ open class Module {
     /// Freezes or unfreezes every parameter.
     public func setTrainable(_ on: Bool) { for p in parameters { p.requiresGrad = on } }
 
-    /// Copies values into the parameters by name. Every parameter must be present with the right
-    /// element count; extra tensors are reported back so callers can decide if that is an error.
+    /// Copies values into the parameters by name. Every parameter must be present with its exact
+    /// shape (a transposed [in, out] weight is an error, not a silent scramble); extra tensors are
+    /// reported back so callers can decide if that is an error.
     @discardableResult
     public func load(_ tensors: [String: Tensor]) throws -> [String] {
         var unused = Set(tensors.keys)
         for (name, p) in namedParameters() {
             guard let t = tensors[name] else { throw GRLHFError.invalidArgument("missing parameter \(name)") }
-            guard t.count == p.count else {
+            guard t.shape == p.shape else {
                 throw GRLHFError.invalidArgument("parameter \(name): shape \(t.shape), expected \(p.shape)")
             }
             p.data.update(from: t.data, count: p.count)

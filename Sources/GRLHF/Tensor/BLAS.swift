@@ -66,8 +66,8 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
     }
     // Large products split their output across grlhf's threads, each piece a serial sgemm:
     // along rows of C when it is tall, else along columns.
-    let threads = Runtime.blasThreads > 1 ? 1 : ParallelRegion.threads(forCost: m * n * k / 64)
-    if threads > 1 && max(m, n) >= 64 * threads {
+    let threads = Runtime.blasThreads > 1 ? 1 : min(ParallelRegion.threads(forCost: m * n * k / 64), max(m, n) / 64)
+    if threads > 1 {
         if m >= n {
             let per = (m + threads - 1) / threads
             ParallelRegion.run(threads) { t in

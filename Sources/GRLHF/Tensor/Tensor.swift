@@ -71,9 +71,9 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     var tracked = false
 
     public init(shape: [Int], storage: Storage, offset: Int = 0) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        require(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         let n = shape.reduce(1, *)
-        precondition(offset >= 0 && offset + n <= storage.count, "view out of range")
+        require(offset >= 0 && offset + n <= storage.count, "view out of range")
         self.shape = shape
         self.storage = storage
         self.offset = offset
@@ -96,7 +96,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     public convenience init(_ values: [Float], shape: [Int]) {
-        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        require(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
         self.init(uninitialized: shape)
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: values.count) }
     }
@@ -111,7 +111,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public var rank: Int { shape.count }
     public var scalars: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
     public var item: Float {
-        precondition(count == 1, "item() on a tensor of \(count) elements")
+        require(count == 1, "item() on a tensor of \(count) elements")
         return data[0]
     }
     /// A new tensor with its own storage and the same values, outside any graph.
