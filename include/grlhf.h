@@ -108,10 +108,14 @@ const char *grlhf_last_error(void);
  *   attention heads, and large matrix products split into pieces that each
  *   run single-threaded BLAS. This is the setting to raise (default 1).
  * blas_threads: OpenBLAS's internal threads (default 1). Above 1, grlhf
- *   stops splitting products and leaves them to OpenBLAS; combining it with
- *   compute_threads > 1 oversubscribes the cores and is usually slower.
+ *   leaves products to OpenBLAS: it stops splitting them and runs attention
+ *   heads one after another, so that the two thread pools never stack.
  * Process-wide: do not call while another thread is computing.
- * Returns GRLHF_OK or GRLHF_ERR_INVALID_ARGUMENT (out-of-range count).
+ * Loads OpenBLAS (libopenblas.so.0) if no earlier call has: grlhf first sets
+ * OPENBLAS_CORETYPE from the CPU's features unless the environment has it, so
+ * call this early, before threads of your own read the environment.
+ * Returns GRLHF_OK, GRLHF_ERR_INVALID_ARGUMENT (out-of-range count) or
+ * GRLHF_ERR_UNSUPPORTED (OpenBLAS cannot be loaded).
  */
 grlhf_status grlhf_set_threads(int32_t blas_threads, int32_t compute_threads);
 
@@ -155,6 +159,8 @@ grlhf_status grlhf_tensor_rank(const grlhf_tensor *tensor, int32_t *out);
  * Copies the tensor's dimensions into dims[0..rank).
  * capacity is the length of dims; capacity < rank gives
  * GRLHF_ERR_INVALID_ARGUMENT. dims may be NULL only when the rank is 0.
+ * On failure dims is left untouched (the exception to the out-parameter rule:
+ * it is a caller's array, not an out-pointer).
  */
 grlhf_status grlhf_tensor_shape(const grlhf_tensor *tensor, int64_t *dims, int32_t capacity);
 
@@ -193,8 +199,9 @@ grlhf_status grlhf_tensor_set_create(grlhf_tensor_set **out);
 
 /**
  * Appends a copy of tensor under name (the set does not keep the handle).
- * Returns GRLHF_ERR_INVALID_ARGUMENT for a NULL, empty or invalid UTF-8 name or
- * a name already present; GRLHF_ERR_MISUSE for a bad set or tensor handle.
+ * Returns GRLHF_ERR_INVALID_ARGUMENT for a NULL, empty or invalid UTF-8 name,
+ * the name "__metadata__" (reserved by safetensors) or a name already present
+ * (names compare as bytes); GRLHF_ERR_MISUSE for a bad set or tensor handle.
  * Invalidates names borrowed from this set.
  */
 grlhf_status grlhf_tensor_set_add(grlhf_tensor_set *set, const char *name,
@@ -233,8 +240,10 @@ void grlhf_tensor_set_free(grlhf_tensor_set *set);
  * order). F32, F16 and BF16 tensors are read as float32.
  * Returns GRLHF_ERR_IO (cannot read), GRLHF_ERR_INVALID_FORMAT (corrupt file,
  * the message names the corruption), GRLHF_ERR_UNSUPPORTED (another dtype, or
- * a rank above GRLHF_MAX_RANK) or GRLHF_ERR_INVALID_ARGUMENT (NULL or
- * non-UTF-8 path). Loading never needs much more memory than the file.
+ * a rank above GRLHF_MAX_RANK), GRLHF_ERR_OUT_OF_MEMORY (a tensor larger than
+ * physical memory or 2^40 bytes) or GRLHF_ERR_INVALID_ARGUMENT (NULL or
+ * non-UTF-8 path). Tensors are read straight into their float32 storage: F32
+ * files need about their own size in memory, F16/BF16 files twice it.
  */
 grlhf_status grlhf_safetensors_load(const char *path, grlhf_tensor_set **out);
 

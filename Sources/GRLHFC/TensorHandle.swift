@@ -7,7 +7,7 @@ import GRLHF
 let maxRank: Int32 = 8
 /// Largest tensor the C API allocates. Swift aborts when an allocation fails, so sizes are
 /// refused here instead: at most 2^40 bytes and never more than physical memory.
-private let maxBytes = min(1 << 40, Int(clamping: ProcessInfo.processInfo.physicalMemory))
+private let maxBytes = Tensor.maxBytes
 
 /// Validates a C shape so that `Tensor` (which multiplies the dimensions left to right without
 /// overflow checks) cannot trap on it.

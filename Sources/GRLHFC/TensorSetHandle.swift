@@ -8,19 +8,23 @@ import GRLHF
 final class TensorSet {
     private(set) var entries: [(name: String, tensor: Tensor)] = []
     private(set) var cNames: [UnsafeMutablePointer<CChar>] = []
-    private var index: [String: Int] = [:]
+    /// Keyed by the name's bytes: what a C caller passes and gets back.
+    private var index: [[UInt8]: Int] = [:]
 
     func add(_ name: String, _ tensor: Tensor) throws {
         guard !name.isEmpty else { throw Failure.invalidArgument("name is empty") }
-        guard index[name] == nil else { throw Failure.invalidArgument("name \"\(name)\" is already in the set") }
+        guard name != "__metadata__" else {
+            throw Failure.invalidArgument("\"__metadata__\" is reserved by safetensors and cannot name a tensor")
+        }
+        guard index[Array(name.utf8)] == nil else { throw Failure.invalidArgument("name \"\(name)\" is already in the set") }
         guard let cName = strdup(name) else { throw Failure(.outOfMemory, "cannot copy name") }
-        index[name] = entries.count
+        index[Array(name.utf8)] = entries.count
         entries.append((name, tensor))
         cNames.append(cName)
     }
 
     func tensor(named name: String) -> Tensor? {
-        index[name].map { entries[$0].tensor }
+        index[Array(name.utf8)].map { entries[$0].tensor }
     }
 
     deinit { cNames.forEach { free($0) } }

@@ -28,6 +28,7 @@ public func grlhf_set_threads(_ blasThreads: Int32, _ computeThreads: Int32) -> 
             throw Failure.invalidArgument(
                 "thread counts must be in 1...256, got blas \(blasThreads), compute \(computeThreads)")
         }
+        try Runtime.requireBLAS()
         Runtime.blasThreads = Int(blasThreads)
         Runtime.computeThreads = Int(computeThreads)
     }

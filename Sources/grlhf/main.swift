@@ -16,7 +16,7 @@ struct Demo: ParsableCommand {
         abstract: "Train a small GPT on the built-in corpus for a while; show the loss falling and a sample.")
 
     @Option(help: "Seconds to train.") var seconds: Double = 60
-    @Option(help: "Threads for BLAS and elementwise kernels.") var threads: Int = 1
+    @Option(help: "Threads for grlhf's parallel work (kernels, attention, large products).") var threads: Int = 1
     @Option(help: "Directory for metrics.jsonl, loss.png and sample.txt.") var out: String = "runs/demo"
     @Option(help: "Seed for initialization, batches and sampling.") var seed: UInt64 = 1337
 

@@ -66,6 +66,7 @@ let gradCases: [Op: [GradCase]] = {
         GradCase(name: "causal", inputs: [r(2, 5, 8), r(2, 5, 8), r(2, 5, 8)]) { Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 2) },
         GradCase(name: "grouped query, cached prefix", inputs: [r(1, 3, 12), r(1, 5, 4), r(1, 5, 4)]) {
             Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 3, kvHeads: 1) },
+        GradCase(name: "q, k and v one tensor", inputs: [r(2, 4, 6)]) { Tensor.attention(q: $0[0], k: $0[0], v: $0[0], heads: 2) },
         GradCase(name: "packed qkv, grouped query", inputs: [r(2, 4, 12)]) { Tensor.attention(qkv: $0[0], heads: 2, kvHeads: 1) },
         GradCase(name: "padding, not causal", inputs: [r(2, 4, 6), r(2, 4, 6), r(2, 4, 6)]) {
             Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 2, causal: false, keyLengths: [4, 2]) },
@@ -129,5 +130,51 @@ func gradcheck(_ c: GradCase, seed: UInt64) -> [String] {
             record(.scale, [x[0]], x[0].detached().scaled(by: 3)) { g in [g.scaled(by: 6)] }
         }
         #expect(!gradcheck(bad, seed: 1).isEmpty)
+    }
+}
+
+/// Every op's forward and gradients with the work split across two threads (threshold 0, so
+/// even these small cases take the parallel paths: row-split products, attention items, chunked
+/// kernels) must equal the one-thread results bit for bit. Serialized: it changes process-wide
+/// settings; values computed by tests running beside it do not depend on them.
+@Suite(.serialized) struct ThreadedExecution {
+    func run(_ c: GradCase) -> [[Float]] {
+        let inputs = c.inputs.map { t -> Tensor in let x = t.copy(); x.requiresGrad = true; return x }
+        let out = c.f(inputs)
+        var rng = PCG32(seed: 3)
+        out.backward(seed: Tensor.randn(out.shape, rng: &rng))
+        return [out.scalars] + inputs.map { $0.grad?.scalars ?? [] }
+    }
+
+    @Test func everyOpMatchesOneThread() {
+        let saved = (Runtime.computeThreads, Runtime.parallelThreshold)
+        defer { Runtime.computeThreads = saved.0; Runtime.parallelThreshold = saved.1 }
+        for op in Op.allCases {
+            for c in gradCases[op] ?? [] {
+                Runtime.computeThreads = 1; Runtime.parallelThreshold = saved.1
+                let serial = run(c)
+                Runtime.computeThreads = 2; Runtime.parallelThreshold = 0
+                let parallel = run(c)
+                #expect(serial == parallel, "\(op) \(c.name) differs with two threads")
+            }
+        }
+    }
+
+    @Test func gptStepMatchesOneThread() {
+        let saved = (Runtime.computeThreads, Runtime.parallelThreshold)
+        defer { Runtime.computeThreads = saved.0; Runtime.parallelThreshold = saved.1 }
+        func step() -> [Float] {
+            let model = GPT(GPT.Config(vocabSize: 64, blockSize: 16, layers: 2, dim: 64, heads: 4, seed: 5))
+            let ids = (0..<64).map { Int32($0 % 64) }, targets = (0..<64).map { Int32(($0 * 7) % 64) }
+            let loss = model.loss(ids, targets: targets, batch: 4, time: 16)
+            loss.backward()
+            let opt = AdamW(parameters: model.parameters, learningRate: 1e-2)
+            opt.step()
+            return [loss.item] + model.parameters.flatMap(\.scalars)
+        }
+        Runtime.computeThreads = 1
+        let serial = step()
+        Runtime.computeThreads = 2; Runtime.parallelThreshold = 0
+        #expect(serial == step())
     }
 }

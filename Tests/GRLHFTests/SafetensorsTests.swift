@@ -209,6 +209,9 @@ private func expectSame(_ a: [(name: String, tensor: Tensor)], _ b: [(name: Stri
         let one = "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}"
         #expect(decodeError(file("{\"a\":\(one),\"a\":\(one)}", bufferSize: 4)) == .duplicateName("a"))
         #expect(decodeError(file("{\"__metadata__\":{},\"__metadata__\":{}}")) == .duplicateName("__metadata__"))
+        #expect(decodeError(file("{\"a\\u0000b\":\(one)}", bufferSize: 4)) == .nameContainsNUL("a\u{0}b"))
+        // Names are bytes: "é" precomposed and decomposed are two different tensors.
+        #expect((try? decode(file("{\"\u{E9}\":\(one),\"e\u{301}\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", bufferSize: 8)))?.count == 2)
 
         // Dtypes.
         for dtype in ["F33", "f32", ""] {

@@ -84,6 +84,8 @@ extension Tensor {
         return record(.addScalar, [self], out) { g in [g] }
     }
 
+    /// e^x. Inputs are clamped to ±88 first, so the result is finite (exp(100) gives e^88 ≈
+    /// 1.65e38, exp(−inf) gives ~0): a NaN-free kernel, not IEEE overflow.
     public func exp() -> Tensor {
         let out = Tensor(uninitialized: shape)
         Kernels.map(data, out.data, count, cost: 4, vexp)

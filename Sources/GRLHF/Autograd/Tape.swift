@@ -29,6 +29,11 @@ struct TapeEntry {
 
 /// Reverse-mode autodiff tape, one per thread. Ops append entries in execution order, so walking
 /// the tape backwards visits every op after all of its consumers.
+///
+/// Autograd is synchronous and per OS thread: run a forward pass and its `backward()` on the
+/// same thread with no `await` between them (an async task may resume on another thread and
+/// find another tape), and do not train one model's parameters from two threads at once
+/// (`grad` accumulation is not synchronized). Inference under `withNoGrad` has no such limit.
 public final class Tape {
     var entries: [TapeEntry] = []
     var gradEnabled = true

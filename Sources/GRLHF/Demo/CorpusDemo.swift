@@ -78,7 +78,8 @@ public enum CorpusDemo {
         return Summary(steps: step, firstLoss: first, lastLoss: smooth, sample: sample)
     }
 
-    /// Plain sampling by re-running the window (the KV-cached engine lives in Generation/).
+    /// Plain sampling by re-running the whole window each token: fine for a demo, quadratic in
+    /// length (a KV-cached generation engine is the next milestone).
     static func generate(_ model: GPT, prompt: String, length: Int, temperature: Float, rng: inout PCG32) -> String {
         var ids = Array(prompt.utf8).map(Int32.init)
         let t = model.config.blockSize

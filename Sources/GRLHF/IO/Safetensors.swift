@@ -81,6 +81,10 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible, GRLHFEr
     /// `__metadata__` is not an object of strings, or repeats a key.
     case invalidMetadata(String)
     case emptyName
+    /// A name with a NUL byte, which no C caller could tell apart from its prefix.
+    case nameContainsNUL(String)
+    /// A valid tensor larger than `Tensor.maxBytes` once widened to float32.
+    case tensorTooLarge(name: String, bytes: Int)
     case duplicateName(String)
     /// A dtype string the format does not define.
     case unknownDtype(name: String, dtype: String)
@@ -120,6 +124,9 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible, GRLHFEr
         case .invalidEntry(let name, let reason): return "safetensors: tensor \"\(name)\": \(reason)"
         case .invalidMetadata(let reason): return "safetensors: __metadata__: \(reason)"
         case .emptyName: return "safetensors: empty tensor name"
+        case .nameContainsNUL(let name): return "safetensors: tensor name \"\(name.replacingOccurrences(of: "\0", with: "\\0"))\" contains a NUL byte"
+        case .tensorTooLarge(let name, let bytes):
+            return "safetensors: tensor \"\(name)\" needs \(bytes) bytes as float32, more than the \(Tensor.maxBytes)-byte limit"
         case .duplicateName(let name): return "safetensors: duplicate tensor name \"\(name)\""
         case .unknownDtype(let name, let dtype): return "safetensors: tensor \"\(name)\": unknown dtype \"\(dtype)\""
         case .unsupportedDtype(let name, let dtype):
@@ -152,6 +159,7 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible, GRLHFEr
         switch self {
         case .unsupportedDtype: return .unsupported(description)
         case .io: return .io(description)
+        case .tensorTooLarge: return .outOfMemory(description)
         default: return .invalidFormat(description)
         }
     }
@@ -233,6 +241,8 @@ extension Safetensors {
     /// exactly, so reading them one after another consumes it.
     static func readTensors(_ header: Header, next: ByteSource) throws -> [(name: String, tensor: Tensor)] {
         try header.entries.map { entry in
+            let bytes = entry.shape.elementCount * 4  // the layout check bounded it by the file
+            guard bytes <= Tensor.maxBytes else { throw SafetensorsError.tensorTooLarge(name: entry.name, bytes: bytes) }
             let tensor = Tensor(uninitialized: entry.shape)
             let n = tensor.count
             let raw = UnsafeMutableRawPointer(tensor.data)
@@ -266,14 +276,15 @@ extension Safetensors {
         var scanner = JSONScanner(bytes: json)
         try scanner.require("{", orThrow: .headerNotObject)
         var header = Header()
-        // Swift compares strings up to Unicode canonical equivalence, so names differing only in
-        // normalisation count as duplicates too; they would collide in any Swift dictionary.
-        var names = Set<String>()
+        // Names are compared as bytes, as the format defines them (Swift's String equality would
+        // also merge names that differ only in Unicode normalisation).
+        var names = Set<[UInt8]>()
         var first = true
         try scanner.expect("{")
         while let name = try scanner.nextMember(first: &first) {
             guard !name.isEmpty else { throw SafetensorsError.emptyName }
-            guard names.insert(name).inserted else { throw SafetensorsError.duplicateName(name) }
+            guard !name.utf8.contains(0) else { throw SafetensorsError.nameContainsNUL(name) }
+            guard names.insert(Array(name.utf8)).inserted else { throw SafetensorsError.duplicateName(name) }
             if name == "__metadata__" {
                 header.metadata = try parseMetadata(&scanner)
             } else {
@@ -591,14 +602,15 @@ extension Safetensors {
             let pairs = metadata.sorted { $0.key < $1.key }.map { "\(quoted($0.key)):\(quoted($0.value))" }
             fields.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
         }
-        var names = Set<String>()
+        var names = Set<[UInt8]>()
         var offset = 0
         for (name, tensor) in tensors {
             guard !name.isEmpty else { throw GRLHFError.invalidArgument("safetensors: empty tensor name") }
             guard name != "__metadata__" else {
                 throw GRLHFError.invalidArgument("safetensors: \"__metadata__\" is reserved and cannot name a tensor")
             }
-            guard names.insert(name).inserted else {
+            guard !name.utf8.contains(0) else { throw GRLHFError.invalidArgument("safetensors: tensor name contains a NUL byte") }
+            guard names.insert(Array(name.utf8)).inserted else {
                 throw GRLHFError.invalidArgument("safetensors: duplicate tensor name \"\(name)\"")
             }
             let end = offset + tensor.count * 4

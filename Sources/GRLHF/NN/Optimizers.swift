@@ -98,7 +98,8 @@ public final class SGD: Optimizer {
     }
 }
 
-/// Global L2 norm of all gradients, computed in Double; nil gradients count as zero.
+/// Global L2 norm of all gradients (each tensor's sum of squares in float32, the total in
+/// Double); nil gradients count as zero.
 public func gradientNorm(_ parameters: [Tensor]) -> Float {
     var total: Double = 0
     for p in parameters { if let g = p.grad { total += Double(Kernels.dot(g.data, g.data, g.count)) } }

@@ -14,7 +14,17 @@ enum OpenBLAS {
         let config: grlhf_openblas_get_string_fn
     }
 
-    nonisolated(unsafe) static let library: Library = load()
+    /// The library, or why it could not be loaded.
+    nonisolated(unsafe) static let loaded: Result<Library, GRLHFError> = load()
+
+    /// The library; computing without it is impossible, so a failed load stops here with the
+    /// reason. Entry points that must not abort call `Runtime.requireBLAS()` first.
+    static var library: Library {
+        switch loaded {
+        case .success(let lib): return lib
+        case .failure(let error): fatalError("grlhf: \(error.message)")
+        }
+    }
 
     /// The kernel set for this CPU when OpenBLAS's own detection may not know it: Intel CPUs with
     /// AVX-512 BF16 (Cooper Lake, Sapphire Rapids and later) run the Cooperlake kernels, other
@@ -29,7 +39,7 @@ enum OpenBLAS {
         return nil
     }
 
-    static func load() -> Library {
+    static func load() -> Result<Library, GRLHFError> {
         if getenv("OPENBLAS_CORETYPE") == nil,
            let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
            let core = preferredCore(cpuinfo: info) {
@@ -37,18 +47,22 @@ enum OpenBLAS {
         }
         let names = ["libopenblas.so.0", "libopenblas.so"]
         guard let handle = names.lazy.compactMap({ dlopen($0, RTLD_NOW | RTLD_GLOBAL) }).first else {
-            fatalError("grlhf: cannot load OpenBLAS (\(names.joined(separator: ", "))): install libopenblas0")
+            return .failure(.unsupported("cannot load OpenBLAS (\(names.joined(separator: ", "))): install libopenblas0"))
         }
-        func symbol<T>(_ name: String, as: T.Type) -> T {
-            guard let p = dlsym(handle, name) else { fatalError("grlhf: OpenBLAS lacks \(name)") }
+        func symbol<T>(_ name: String, as: T.Type) throws -> T {
+            guard let p = dlsym(handle, name) else { throw GRLHFError.unsupported("the loaded OpenBLAS lacks \(name)") }
             return unsafeBitCast(p, to: T.self)
         }
-        let lib = Library(sgemm: symbol("cblas_sgemm", as: grlhf_cblas_sgemm_fn.self),
-                          setThreads: symbol("openblas_set_num_threads", as: grlhf_openblas_set_num_threads_fn.self),
-                          coreName: symbol("openblas_get_corename", as: grlhf_openblas_get_string_fn.self),
-                          config: symbol("openblas_get_config", as: grlhf_openblas_get_string_fn.self))
-        lib.setThreads(1)
-        return lib
+        do {
+            let lib = Library(sgemm: try symbol("cblas_sgemm", as: grlhf_cblas_sgemm_fn.self),
+                              setThreads: try symbol("openblas_set_num_threads", as: grlhf_openblas_set_num_threads_fn.self),
+                              coreName: try symbol("openblas_get_corename", as: grlhf_openblas_get_string_fn.self),
+                              config: try symbol("openblas_get_config", as: grlhf_openblas_get_string_fn.self))
+            lib.setThreads(1)
+            return .success(lib)
+        } catch {
+            return .failure(GRLHFError(error))
+        }
     }
 }
 

@@ -131,12 +131,14 @@ enum Kernels {
         }
     }
 
-    /// Row log-softmax: x - max - log(sum(exp(x - max))).
+    /// Row log-softmax: x - max - log(sum(exp(x - max))). A row with every entry −inf (fully
+    /// masked) gives −inf everywhere, the log of softmax's all-zero row, rather than NaN.
     static func logSoftmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
         parallelChunks(rows, cost: cols * 4) { r in
             for row in r {
                 let xi = x + row * cols, yi = y + row * cols
                 let m = logSumExp(xi, cols)
+                if m == -.infinity { yi.update(repeating: -.infinity, count: cols); continue }
                 let mv = Vec(repeating: m)
                 var i = 0
                 while i < cols { store(load(xi, i, cols) - mv, yi, i, cols); i += lanes }

@@ -22,6 +22,12 @@ public enum Runtime {
         }
     }
 
+    /// Loads OpenBLAS if needed and reports why it cannot be, instead of stopping the process
+    /// at the first product. Entry points of the C ABI call this before computing.
+    public static func requireBLAS() throws {
+        if case .failure(let error) = OpenBLAS.loaded { throw error }
+    }
+
     /// Uses `n` threads for grlhf's parallel work (BLAS itself stays at `blasThreads`).
     public static func setThreads(_ n: Int) {
         computeThreads = max(1, n)

@@ -25,16 +25,19 @@ final class BufferPool: @unchecked Sendable {
     let minimumCount = 4096
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var idleBytes = 0
-    private var lock = pthread_mutex_t()
-
-    init() { pthread_mutex_init(&lock, nil) }
+    /// On the heap: a pthread mutex must not move, and Swift does not pin stored properties.
+    private let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        return m
+    }()
 
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         if count >= minimumCount {
-            pthread_mutex_lock(&lock)
+            pthread_mutex_lock(lock)
             let reused = free[count]?.popLast()
             if reused != nil { idleBytes -= count * 4 }
-            pthread_mutex_unlock(&lock)
+            pthread_mutex_unlock(lock)
             if let reused { return reused }
         }
         // 64-byte alignment keeps SIMD loads and BLAS panels on cache lines.
@@ -44,10 +47,10 @@ final class BufferPool: @unchecked Sendable {
 
     func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
         if count >= minimumCount {
-            pthread_mutex_lock(&lock)
+            pthread_mutex_lock(lock)
             let keep = idleBytes + count * 4 <= capacityBytes
             if keep { free[count, default: []].append(p); idleBytes += count * 4 }
-            pthread_mutex_unlock(&lock)
+            pthread_mutex_unlock(lock)
             if keep { return }
         }
         p.deallocate()
@@ -130,6 +133,13 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         let preview = scalars.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
         return "Tensor(\(shape), [\(preview)\(count > 8 ? ", ..." : "")])"
     }
+}
+
+extension Tensor {
+    /// The largest tensor a file or a C caller may ask for: 2^40 bytes, and never more than the
+    /// machine's physical memory. Readers refuse bigger ones with `outOfMemory` instead of dying
+    /// in the allocator.
+    public static let maxBytes = min(1 << 40, Int(clamping: ProcessInfo.processInfo.physicalMemory))
 }
 
 extension Collection where Element == Int {

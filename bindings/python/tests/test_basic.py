@@ -239,3 +239,10 @@ def test_safetensors_package_file_loads_in_grlhf(tmp_path: Path) -> None:
         expected = values.astype(np.float32)  # float16 -> float32 is exact
         assert loaded[name].dtype == np.float32 and loaded[name].shape == values.shape, name
         assert np.array_equal(loaded[name].view(np.uint32), expected.view(np.uint32)), name
+
+
+def test_reserved_and_duplicate_names_are_refused(tmp_path) -> None:
+    with pytest.raises(grlhf.Error) as info:
+        grlhf.save_safetensors(str(tmp_path / "m.safetensors"), {"__metadata__": np.zeros(1, np.float32)})
+    assert info.value.status == _lib.ERR_INVALID_ARGUMENT and "reserved" in info.value.message
+    assert not (tmp_path / "m.safetensors").exists()
