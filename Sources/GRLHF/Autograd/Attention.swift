@@ -12,10 +12,20 @@ extension Tensor {
                      "attention: q [B,T,C], k/v [B,S,C]")
         let layout = AttentionLayout(batch: q.shape[0], queries: q.shape[1], keys: k.shape[1], width: q.shape[2],
                                      kvWidth: k.shape[2], heads: heads, kvHeads: kvHeads ?? heads)
-        let streams = [AttentionLayout.Stream(tensor: q, column: 0, stride: q.shape[2]),
-                       AttentionLayout.Stream(tensor: k, column: 0, stride: k.shape[2]),
-                       AttentionLayout.Stream(tensor: v, column: 0, stride: v.shape[2])]
+        let streams = [AttentionLayout.Stream(q), AttentionLayout.Stream(k), AttentionLayout.Stream(v)]
         return layout.run(streams, inputs: [q, k, v], causal: causal, keyLengths: keyLengths, scale: scale)
+    }
+
+    /// Causal attention of new queries q [B, T, H·D] over the first `length` positions of a key/
+    /// value cache kCache, vCache [B, capacity, Hkv·D] (which already hold the new tokens' keys):
+    /// query t sits at position length − T + t. No copy of the cache is made.
+    public static func attention(q: Tensor, kCache: Tensor, vCache: Tensor, length: Int, heads: Int, kvHeads: Int? = nil) -> Tensor {
+        require(kCache.rank == 3 && vCache.shape == kCache.shape && kCache.shape[0] == q.shape[0]
+                && length >= q.shape[1] && length <= kCache.shape[1], "attention: cache \(kCache.shape) for \(q.shape), length \(length)")
+        let layout = AttentionLayout(batch: q.shape[0], queries: q.shape[1], keys: length, width: q.shape[2],
+                                     kvWidth: kCache.shape[2], heads: heads, kvHeads: kvHeads ?? heads)
+        let streams = [AttentionLayout.Stream(q), AttentionLayout.Stream(kCache), AttentionLayout.Stream(vCache)]
+        return layout.run(streams, inputs: [q, kCache, vCache], causal: true, keyLengths: nil, scale: nil)
     }
 
     /// Attention on a packed projection qkv [B, T, (H + 2·Hkv)·D] (queries, then keys, then
@@ -29,9 +39,10 @@ extension Tensor {
         let d = qkv.shape[2] / (heads + 2 * kvh), w = qkv.shape[2]
         let layout = AttentionLayout(batch: qkv.shape[0], queries: qkv.shape[1], keys: qkv.shape[1], width: heads * d,
                                      kvWidth: kvh * d, heads: heads, kvHeads: kvh)
-        let streams = [AttentionLayout.Stream(tensor: qkv, column: 0, stride: w),
-                       AttentionLayout.Stream(tensor: qkv, column: heads * d, stride: w),
-                       AttentionLayout.Stream(tensor: qkv, column: (heads + kvh) * d, stride: w)]
+        let rows = qkv.shape[1] * w
+        let streams = [AttentionLayout.Stream(tensor: qkv, column: 0, stride: w, batchStride: rows),
+                       AttentionLayout.Stream(tensor: qkv, column: heads * d, stride: w, batchStride: rows),
+                       AttentionLayout.Stream(tensor: qkv, column: (heads + kvh) * d, stride: w, batchStride: rows)]
         return layout.run(streams, inputs: [qkv], causal: causal, keyLengths: keyLengths, scale: scale)
     }
 }
@@ -40,11 +51,20 @@ extension Tensor {
 struct AttentionLayout {
     let batch: Int, queries: Int, keys: Int, width: Int, kvWidth: Int, heads: Int, kvHeads: Int
 
-    /// Where q, k or v lives: columns [column, column + width) of rows `stride` floats apart.
+    /// Where q, k or v lives: columns [column, column + width) of rows `stride` floats apart,
+    /// batch rows `batchStride` floats apart.
     struct Stream {
         let tensor: Tensor
         let column: Int
         let stride: Int
+        let batchStride: Int
+
+        init(tensor: Tensor, column: Int, stride: Int, batchStride: Int) {
+            self.tensor = tensor; self.column = column; self.stride = stride; self.batchStride = batchStride
+        }
+
+        /// A whole [B, rows, C] tensor.
+        init(_ t: Tensor) { self.init(tensor: t, column: 0, stride: t.shape[2], batchStride: t.shape[1] * t.shape[2]) }
     }
 
     func run(_ s: [Stream], inputs: [Tensor], causal: Bool, keyLengths: [Int]?, scale: Float?) -> Tensor {
@@ -56,9 +76,9 @@ struct AttentionLayout {
         let sc = scale ?? 1 / Float(d).squareRoot()
         let (qs, ks, vs) = (s[0].stride, s[1].stride, s[2].stride)
         // Pointers to head h of batch row bi in each stream.
-        func q(_ x: UnsafeMutablePointer<Float>, _ bi: Int, _ h: Int) -> UnsafeMutablePointer<Float> { x + bi * t * qs + s[0].column + h * d }
-        func k(_ x: UnsafeMutablePointer<Float>, _ bi: Int, _ h: Int) -> UnsafeMutablePointer<Float> { x + bi * sk * ks + s[1].column + h * d }
-        func v(_ x: UnsafeMutablePointer<Float>, _ bi: Int, _ h: Int) -> UnsafeMutablePointer<Float> { x + bi * sk * vs + s[2].column + h * d }
+        func q(_ x: UnsafeMutablePointer<Float>, _ bi: Int, _ h: Int) -> UnsafeMutablePointer<Float> { x + bi * s[0].batchStride + s[0].column + h * d }
+        func k(_ x: UnsafeMutablePointer<Float>, _ bi: Int, _ h: Int) -> UnsafeMutablePointer<Float> { x + bi * s[1].batchStride + s[1].column + h * d }
+        func v(_ x: UnsafeMutablePointer<Float>, _ bi: Int, _ h: Int) -> UnsafeMutablePointer<Float> { x + bi * s[2].batchStride + s[2].column + h * d }
         let out = Tensor(uninitialized: [b, t, c])
         let probs = Tensor(uninitialized: [b, heads, t, sk])  // softmax(QKᵀ) per head
 

@@ -148,13 +148,22 @@ public final class DecoderLM: Module {
             register("mlp", mlp)
         }
 
-        func callAsFunction(_ x: Tensor, positions: [Int], config c: Config) -> Tensor {
+        /// With a cache, x holds the new tokens only: their keys and values are appended to
+        /// layer `index` of the cache and the queries attend to everything cached.
+        func callAsFunction(_ x: Tensor, positions: [Int], config c: Config, cache: KVCache? = nil, index: Int = 0) -> Tensor {
             let h = inputNorm(x)                                                               // [B, T, H]
             let rope = { (t: Tensor, heads: Int) in
                 t.rope(heads: heads, positions: positions, base: c.ropeTheta, layout: .halfSplit)
             }
-            let a = Tensor.attention(q: rope(q(h), c.numAttentionHeads), k: rope(k(h), c.numKeyValueHeads), v: v(h),
-                                     heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)  // [B, T, heads·D]
+            let queries = rope(q(h), c.numAttentionHeads), keys = rope(k(h), c.numKeyValueHeads), values = v(h)
+            let a: Tensor                                                                      // [B, T, heads·D]
+            if let cache {
+                cache.write(layer: index, k: keys, v: values)
+                a = Tensor.attention(q: queries, kCache: cache.keys[index], vCache: cache.values[index],
+                                     length: cache.length + x.shape[1], heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
+            } else {
+                a = Tensor.attention(q: queries, k: keys, v: values, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
+            }
             let r = x + o(a)
             return r + mlp(postNorm(r))
         }
@@ -210,10 +219,30 @@ public final class DecoderLM: Module {
 
     /// Logits [B, T, V] for token ids [B·T], row by row, at positions 0..<T.
     public func callAsFunction(_ ids: [Int32], batch: Int, time: Int) -> Tensor {
-        require(ids.count == batch * time && time <= config.maxPositionEmbeddings, "DecoderLM: \(ids.count) ids for \(batch)×\(time)")
-        let positions = Array(0..<time)
+        require(ids.count == batch * time, "DecoderLM: \(ids.count) ids for \(batch)×\(time)")
+        return forward(ids, batch: batch, time: time, cache: nil)
+    }
+
+    /// Logits [B, T, V] of T new tokens per sequence appended after what `cache` holds (positions
+    /// cache.length..<cache.length+T); their keys and values join the cache.
+    public func callAsFunction(_ ids: [Int32], cache: KVCache) -> Tensor {
+        require(ids.count % cache.batch == 0 && cache.length + ids.count / cache.batch <= cache.capacity,
+                "DecoderLM: \(ids.count) ids for a cache of \(cache.batch) at \(cache.length)/\(cache.capacity)")
+        let t = ids.count / cache.batch
+        defer { cache.length += t }
+        return forward(ids, batch: cache.batch, time: t, cache: cache)
+    }
+
+    /// A cache sized for this model.
+    public func makeCache(batch: Int, capacity: Int) -> KVCache {
+        KVCache(layers: config.numHiddenLayers, batch: batch, capacity: capacity, kvWidth: config.numKeyValueHeads * config.headDim)
+    }
+
+    func forward(_ ids: [Int32], batch: Int, time: Int, cache: KVCache?) -> Tensor {
+        let start = cache?.length ?? 0
+        let positions = Array(start..<(start + time))
         var x = embed(ids, shape: [batch, time])                                   // [B, T, H]
-        for layer in layers.items { x = layer(x, positions: positions, config: config) }
+        for (i, layer) in layers.items.enumerated() { x = layer(x, positions: positions, config: config, cache: cache, index: i) }
         let h = norm(x)
         return Tensor.linear(h, weight: head?.weight ?? embed.weight, bias: nil)   // [B, T, V]
     }
