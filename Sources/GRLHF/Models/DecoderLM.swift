@@ -239,12 +239,28 @@ public final class DecoderLM: Module {
     }
 
     func forward(_ ids: [Int32], batch: Int, time: Int, cache: KVCache?) -> Tensor {
-        let start = cache?.length ?? 0
+        logits(hiddenStates(embeddings(ids, batch: batch, time: time), cache: cache))
+    }
+
+    /// Token embeddings [B, T, H] of ids [B·T] (where a multimodal model splices in image features).
+    public func embeddings(_ ids: [Int32], batch: Int, time: Int) -> Tensor {
+        require(ids.allSatisfy { $0 >= 0 && Int($0) < config.vocabSize }, "DecoderLM: token id outside the vocabulary of \(config.vocabSize)")
+        return embed(ids, shape: [batch, time])
+    }
+
+    /// Final-normed hidden states [B, T, H] of input embeddings [B, T, H], continuing `cache` if
+    /// given (the caller then advances `cache.length`), else at positions 0..<T.
+    public func hiddenStates(_ embeddings: Tensor, cache: KVCache? = nil) -> Tensor {
+        let time = embeddings.shape[1], start = cache?.length ?? 0
         let positions = Array(start..<(start + time))
-        var x = embed(ids, shape: [batch, time])                                   // [B, T, H]
+        var x = embeddings
         for (i, layer) in layers.items.enumerated() { x = layer(x, positions: positions, config: config, cache: cache, index: i) }
-        let h = norm(x)
-        return Tensor.linear(h, weight: head?.weight ?? embed.weight, bias: nil)   // [B, T, V]
+        return norm(x)
+    }
+
+    /// Next-token logits [B, T, V] of hidden states [B, T, H] (tied head: the embedding matrix).
+    public func logits(_ hidden: Tensor) -> Tensor {
+        Tensor.linear(hidden, weight: head?.weight ?? embed.weight, bias: nil)
     }
 
     /// Next-token cross-entropy as Hugging Face computes it with `labels = input_ids`: position t

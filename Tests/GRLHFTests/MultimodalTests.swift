@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+@testable import GRLHF
+
+@Suite struct Multimodal {
+    static func tiny() throws -> MultimodalModel {
+        let vit = try VisionTransformer(VisionTransformer.Config(imageSize: 8, patchSize: 4, hiddenSize: 16, numHiddenLayers: 1,
+                                                                 numAttentionHeads: 2, intermediateSize: 32), seed: 1)
+        let lm = try DecoderLM(DecoderLM.Config(vocabSize: 32, hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 1,
+                                                numAttentionHeads: 2, numKeyValueHeads: 1), seed: 2)
+        return MultimodalModel(vision: vit, language: lm, imageTokenId: 31, seed: 3)
+    }
+
+    @Test func imageFeaturesTakeTheImageTokensPlaces() throws {
+        let m = try Self.tiny()
+        let ids = m.expandImageTokens([1, 2, 31, 3])
+        #expect(ids == [1, 2, 31, 31, 31, 31, 3] && m.tokensPerImage == 4)
+        var rng = PCG32(seed: 5)
+        let image = Tensor.uniform([1, 3, 8, 8], low: -1, high: 1, rng: &rng)
+        let embeds = withNoGrad { m.embeddings(ids, batch: 1, time: ids.count, images: image) }
+        let features = withNoGrad { m.imageFeatures(image) }                      // [1, 4, 16]
+        let text = withNoGrad { m.language.embeddings([1, 2, 0, 0, 0, 0, 3], batch: 1, time: 7) }
+        #expect(Array(embeds.scalars[(2 * 16)..<(6 * 16)]) == features.scalars)
+        #expect(Array(embeds.scalars[0..<(2 * 16)]) == Array(text.scalars[0..<(2 * 16)]))
+        #expect(Array(embeds.scalars[(6 * 16)...]) == Array(text.scalars[(6 * 16)...]))
+    }
+
+    @Test func gradientsReachTheVisionTowerAndTheLanguageModel() throws {
+        let m = try Self.tiny()
+        let ids = m.expandImageTokens([1, 31, 4, 5])
+        var rng = PCG32(seed: 6)
+        let image = Tensor.uniform([1, 3, 8, 8], low: -1, high: 1, rng: &rng)
+        let targets = ids.indices.map { $0 + 1 < ids.count && ids[$0 + 1] != 31 ? ids[$0 + 1] : -100 }
+        m(ids, batch: 1, time: ids.count, images: image).crossEntropy(targets: targets).backward()
+        for name in ["vision_tower.embeddings.patch_embeddings.projection.weight", "vision_tower.embeddings.cls_token",
+                     "multi_modal_projector.linear_1.weight", "language_model.model.embed_tokens.weight"] {
+            let p = try #require(m.namedParameters().first { $0.name == name }?.tensor)
+            #expect(p.grad.map { g in g.scalars.contains { $0 != 0 } } == true, "no gradient for \(name)")
+        }
+        // The CLS output is dropped by the projector, so the CLS token's gradient comes only
+        // through attention — still nonzero; text-only input works without images.
+        #expect(withNoGrad { m([1, 2, 3], batch: 1, time: 3, images: nil).shape } == [1, 3, 32])
+    }
+
+    @Test func preprocessorResizesLikeTorchvisionAndNormalizes() throws {
+        // 2×1 gray [0, 255] to 4 wide, bilinear with half-pixel centres: 0, .25, .75, 1.
+        let gray = PNG.Image(width: 2, height: 1, channels: 1, pixels: [0, 255])
+        let t = try ImagePreprocessor(size: 4, mean: [0, 0, 0], std: [1, 1, 1])(gray)
+        #expect(t.shape == [3, 4, 4] && Array(t.scalars[0..<4]) == [0, 0.25, 0.75, 1] && Array(t.scalars[16..<20]) == [0, 0.25, 0.75, 1])
+        let rgb = PNG.Image(width: 1, height: 1, channels: 4, pixels: [255, 0, 51, 7])
+        #expect(try ImagePreprocessor(size: 2)(rgb).scalars == [1, 1, 1, 1, -1, -1, -1, -1, -0.6, -0.6, -0.6, -0.6])
+        #expect(throws: GRLHFError.self) { try ImagePreprocessor(size: 0)(rgb) }
+    }
+
+    @Test func scalarHeadReadsTheLastRealToken() {
+        var rng = PCG32(seed: 2)
+        let head = ScalarHead(hidden: 4, rng: &rng)
+        let h = Tensor.randn([2, 3, 4], rng: &rng)
+        let values = head(h)
+        #expect(values.shape == [2, 3])
+        let last = ScalarHead.lastToken(values, lengths: [3, 1])
+        #expect(last.scalars == [values.scalars[2], values.scalars[3]])
+        last.sum().backward()
+        #expect(head.weight.grad != nil)
+    }
+}
