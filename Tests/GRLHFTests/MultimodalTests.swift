@@ -64,3 +64,26 @@ import Testing
         #expect(head.weight.grad != nil)
     }
 }
+
+/// The ViT against Hugging Face `ViTModel` on a committed golden file (Fixtures/vit).
+@Suite struct VisionTransformerParity {
+    @Test func matchesTransformers() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/vit")
+        let vit = try VisionTransformer.load(directory: dir.appendingPathComponent("model").path)
+        let golden = Dictionary(uniqueKeysWithValues: try Safetensors.read(contentsOf: dir.appendingPathComponent("expected.safetensors").path)
+            .map { ($0.name, $0.tensor) })
+        let out = vit(try #require(golden["pixel_values"]))
+        let expected = try #require(golden["last_hidden_state"])
+        let scale = expected.scalars.map(abs).max()!
+        #expect(out.shape == expected.shape)
+        #expect(zip(out.scalars, expected.scalars).map { abs($0 - $1) }.max()! <= 1e-4 * scale)
+        let loss = (out * out).mean()
+        #expect(abs(loss.item - golden["loss"]!.item) < 1e-5)
+        loss.backward()
+        for (name, p) in vit.namedParameters() {
+            let g = try #require(golden["grad." + name], "no reference gradient for \(name)")
+            let worst = zip(try #require(p.grad).scalars, g.scalars).map { abs($0 - $1) }.max()!
+            #expect(worst <= 1e-4 * (g.scalars.map(abs).max()!) + 1e-7, "grad \(name) differs by \(worst)")
+        }
+    }
+}
