@@ -43,8 +43,21 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON line.") var json = false
     @Flag(help: "Instead: time an elementwise add at 1 and 2 threads over sizes (the split threshold).")
     var threading = false
+    @Option(help: "Instead: prefill/decode/group speed of a random model of this shape (small, smollm2-135m).")
+    var generation: String?
 
     func run() throws {
+        if let shape = generation {
+            let r = try GenerationBenchmark.run(shape: shape, threads: threads)
+            if json {
+                let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
+                print(String(decoding: try enc.encode(r), as: UTF8.self))
+            } else {
+                print(String(format: "grlhf %@ threads=%d  prefill %.0f tok/s  decode %.1f tok/s  group of %d %.1f tok/s (%.1fx)",
+                             shape, r.threads, r.prefillTokensPerSecond, r.decodeTokensPerSecond, r.group, r.groupTokensPerSecond, r.groupSpeedup))
+            }
+            return
+        }
         if threading {
             print("elements   1 thread µs   2 threads µs   speedup")
             for r in ThreadingBenchmark.run() {

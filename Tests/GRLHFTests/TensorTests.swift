@@ -76,6 +76,23 @@ func maxAbsDiff(_ a: Tensor, _ b: [Float]) -> Float {
         #expect(maxAbsDiff(c2, expected + expected) < 1e-4)
     }
 
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func singleRowProductsMatchNaive(_ flags: (Bool, Bool)) {  // m = 1 takes the sgemv path
+        let (ta, tb) = flags
+        var rng = PCG32(seed: 6)
+        let (n, k) = (29, 53)
+        let a = Tensor.randn(ta ? [k, 1] : [1, k], rng: &rng), b = Tensor.randn(tb ? [n, k] : [k, n], rng: &rng)
+        let c = a.matmul(b, transposeA: ta, transposeB: tb)
+        let expected = (0..<n).map { j in
+            Float((0..<k).map { p in Double(a.data[p]) * Double(tb ? b.data[j * k + p] : b.data[p * n + j]) }.reduce(0, +))
+        }
+        #expect(c.shape == [1, n] && maxAbsDiff(c, expected) < 1e-4)
+        let bias = Tensor.randn([n], rng: &rng), w = Tensor.randn([n, k], rng: &rng), x = Tensor.randn([k], rng: &rng)
+        let y = Tensor.linear(x, weight: w, bias: bias)  // a decode step: one row with a bias
+        let ref = (0..<n).map { j in bias.data[j] + Float((0..<k).map { Double(w.data[j * k + $0]) * Double(x.data[$0]) }.reduce(0, +)) }
+        #expect(y.shape == [n] && maxAbsDiff(y, ref) < 1e-4)
+    }
+
     @Test func expAndGeluAreAccurate() {
         let xs = stride(from: -80.0, through: 80.0, by: 0.37).map { Float($0) }
         let e = Tensor(xs, shape: [xs.count]).exp().scalars

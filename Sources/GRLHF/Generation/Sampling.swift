@@ -78,8 +78,11 @@ extension DecoderLM {
         require(prompt.allSatisfy { $0 >= 0 && Int($0) < config.vocabSize }, "sampleGroup: token outside the vocabulary")
         let v = config.vocabSize
         return withNoGrad {
+            // Prefill: only the last position's logits are needed.
             let prefill = makeCache(batch: 1, capacity: prompt.count)
-            let promptLogits = self(prompt, cache: prefill)                                   // [1, P, V]
+            let hidden = hiddenStates(embeddings(prompt, batch: 1, time: prompt.count), cache: prefill)
+            prefill.length = prompt.count
+            let promptLogits = logits(hidden.slice(axis: 1, (prompt.count - 1)..<prompt.count))  // [1, 1, V]
             let cache = prefill.repeated(count, capacity: prompt.count + max(o.maxNewTokens, 1))
             var rngs = (0..<count).map { PCG32(seed: o.seed, stream: UInt64($0)) }
             var out = (0..<count).map { _ in GeneratedSequence(tokens: [], logProbs: [], finishReason: .length) }
@@ -87,7 +90,7 @@ extension DecoderLM {
             // Next-token logits of row i: the prompt's last position for everyone at first, then
             // row i of each decode step.
             var logits = promptLogits
-            var row = { (i: Int) in logits.data + (prompt.count - 1) * v }
+            var row = { (_: Int) in logits.data }
             for step in 0..<o.maxNewTokens {
                 var next = [Int32](repeating: 0, count: count)
                 for i in 0..<count {

@@ -9,6 +9,7 @@ import Foundation
 enum OpenBLAS {
     struct Library {
         let sgemm: grlhf_cblas_sgemm_fn
+        let sgemv: grlhf_cblas_sgemv_fn
         let setThreads: grlhf_openblas_set_num_threads_fn
         let coreName: grlhf_openblas_get_string_fn
         let config: grlhf_openblas_get_string_fn
@@ -55,6 +56,7 @@ enum OpenBLAS {
         }
         do {
             let lib = Library(sgemm: try symbol("cblas_sgemm", as: grlhf_cblas_sgemm_fn.self),
+                              sgemv: try symbol("cblas_sgemv", as: grlhf_cblas_sgemv_fn.self),
                               setThreads: try symbol("openblas_set_num_threads", as: grlhf_openblas_set_num_threads_fn.self),
                               coreName: try symbol("openblas_get_corename", as: grlhf_openblas_get_string_fn.self),
                               config: try symbol("openblas_get_config", as: grlhf_openblas_get_string_fn.self))
@@ -76,6 +78,14 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
             let row = c + i * ldc
             if beta == 0 { row.update(repeating: 0, count: n) } else { for j in 0..<n { row[j] *= beta } }
         }
+        return
+    }
+    // One row (a decode step): sgemv streams the matrix once, where sgemm would first pack it.
+    // c[n] = alpha · op(B)ᵀ a + beta · c, with a's k values lda apart when transposed.
+    if m == 1 {
+        let b2 = transB ? GRLHF_CBLAS_NO_TRANS : GRLHF_CBLAS_TRANS  // op(B)ᵀ as a row-major matrix op
+        OpenBLAS.library.sgemv(Int32(GRLHF_CBLAS_ROW_MAJOR), Int32(b2), Int32(transB ? n : k), Int32(transB ? k : n),
+                               alpha, b, Int32(ldb), a, Int32(transA ? lda : 1), beta, c, 1)
         return
     }
     // Large products split their output across grlhf's threads, each piece a serial sgemm:
