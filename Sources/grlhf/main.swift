@@ -8,7 +8,7 @@ struct GRLHFCommand: ParsableCommand {
         commandName: "grlhf",
         abstract: "Generative RLHF-V on the CPU: models, reward models, judges and RL.",
         version: GRLHF.version,
-        subcommands: [Demo.self, Bench.self])
+        subcommands: [Demo.self, Info.self, Bench.self])
 }
 
 struct Demo: ParsableCommand {
@@ -28,6 +28,33 @@ struct Demo: ParsableCommand {
         options.seed = seed
         options.outputDirectory = out
         try CorpusDemo.run(options)
+    }
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a Hugging Face model directory (config.json + model.safetensors): its config and parameter count.")
+
+    @Argument(help: "A Llama/Qwen2 or ViT model directory.") var path: String
+
+    func run() throws {
+        let configPath = path + "/config.json"
+        guard let data = FileManager.default.contents(atPath: configPath),
+              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw GRLHFError.io("\(configPath): cannot read a JSON object")
+        }
+        let model: Module
+        if json["model_type"] as? String == "vit" {
+            let vit = try VisionTransformer.load(directory: path)
+            print("ViT: \(vit.config.imageSize)px images, \(vit.config.patchSize)px patches, \(vit.config.numHiddenLayers) layers, width \(vit.config.hiddenSize)")
+            model = vit
+        } else {
+            let lm = try DecoderLM.load(directory: path)
+            let c = lm.config
+            print("\(c.modelType): \(c.numHiddenLayers) layers, width \(c.hiddenSize), \(c.numAttentionHeads) heads (\(c.numKeyValueHeads) key/value, size \(c.headDim)), MLP \(c.intermediateSize), vocabulary \(c.vocabSize), \(c.tieWordEmbeddings ? "tied" : "untied") head, RoPE base \(c.ropeTheta)")
+            model = lm
+        }
+        print("parameters: \(model.parameterCount) in \(model.namedParameters().count) tensors")
     }
 }
 
