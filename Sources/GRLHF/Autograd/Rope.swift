@@ -19,14 +19,7 @@ extension Tensor {
         require(rank >= 2 && (positions.count == rows || positions.count == shape[rank - 2]),
                 "rope: \(positions.count) positions for \(rows) rows of \(rank >= 2 ? shape[rank - 2] : 0) tokens")
         let half = d / 2
-        // cos/sin table per row: [rows, half], computed in Double so long positions keep precision.
-        var cosT = [Float](repeating: 0, count: positions.count * half), sinT = cosT
-        for (p, pos) in positions.enumerated() {
-            for i in 0..<half {
-                let angle = Double(pos) * Foundation.pow(Double(base), -2 * Double(i) / Double(d))
-                cosT[p * half + i] = Float(Foundation.cos(angle)); sinT[p * half + i] = Float(Foundation.sin(angle))
-            }
-        }
+        let (cosT, sinT) = RopeTables.shared.tables(positions: positions, half: half, base: base)
         let np = positions.count
         func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float) {
             for row in 0..<rows {
@@ -50,5 +43,32 @@ extension Tensor {
             rotate(g.data, dx.data, sign: -1)  // the transpose of a rotation is the opposite turn
             return [dx]
         }
+    }
+}
+
+/// cos/sin tables [positions, D/2] for rotary embeddings, computed in Double so long positions
+/// keep precision. Every layer of a forward (and q and k within it) asks for the same table, so
+/// the last one is kept: one computation per forward instead of one per call.
+final class RopeTables: @unchecked Sendable {
+    static let shared = RopeTables()
+    private let lock = NSLock()
+    private var key: (positions: [Int], half: Int, base: Float)?
+    private var value: (cos: [Float], sin: [Float]) = ([], [])
+
+    func tables(positions: [Int], half: Int, base: Float) -> (cos: [Float], sin: [Float]) {
+        lock.lock(); defer { lock.unlock() }
+        if let k = key, k.half == half, k.base == base, k.positions == positions { return value }
+        var cosT = [Float](repeating: 0, count: positions.count * half), sinT = cosT
+        let d = Double(2 * half)
+        for i in 0..<half {
+            let frequency = Foundation.pow(Double(base), -2 * Double(i) / d)
+            for (p, pos) in positions.enumerated() {
+                let angle = Double(pos) * frequency
+                cosT[p * half + i] = Float(Foundation.cos(angle)); sinT[p * half + i] = Float(Foundation.sin(angle))
+            }
+        }
+        key = (positions, half, base)
+        value = (cosT, sinT)
+        return value
     }
 }
