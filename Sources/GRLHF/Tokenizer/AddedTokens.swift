@@ -87,9 +87,11 @@ struct AddedTokenMatcher {
         return nil
     }
 
-    /// Rust regex's `\w`: alphabetic, marks, decimal digits, connector punctuation, joiners.
+    /// Rust regex's `\w`: alphabetic, marks, decimal digits, connector punctuation, joiners
+    /// (Unicode 16.0, like `tokenizers`: later characters are not word characters).
     private func isWordCharacter(_ s: Unicode.Scalar) -> Bool {
         let p = s.properties
+        if let age = p.age, age.major > 16 { return false }
         if p.isAlphabetic || p.isJoinControl { return true }
         switch p.generalCategory {
         case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true

@@ -33,18 +33,6 @@ enum ByteLevel {
         return table
     }()
 
-    /// The bytes a token's text stands for, or nil when some character is outside the table.
-    static func bytes(of token: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(token.unicodeScalars.count)
-        for scalar in token.unicodeScalars {
-            let v = Int(scalar.value)
-            guard v < scalarToByte.count, scalarToByte[v] >= 0 else { return nil }
-            out.append(UInt8(scalarToByte[v]))
-        }
-        return out
-    }
-
     /// The byte-level text of raw bytes (what vocabulary entries are spelled in).
     static func string(of bytes: some Sequence<UInt8>) -> String {
         var s = String.UnicodeScalarView()
@@ -55,6 +43,9 @@ enum ByteLevel {
 
 /// The character classes the pre-tokenization regexes test: `\p{L}`, `\p{N}` and Oniguruma's
 /// Unicode `\s` (U+0009–000D, U+0085 and the Zs/Zl/Zp categories, i.e. White_Space).
+///
+/// `tokenizers` (0.2x) matches with Unicode 16.0 tables while Swift's may be newer; characters
+/// assigned after 16.0 are treated as unassigned (class `other`), as `tokenizers` sees them.
 enum CharClass: UInt8 { case letter, number, whitespace, other }
 
 private let asciiClasses: [CharClass] = (0 ..< 128).map { v -> CharClass in
@@ -71,12 +62,16 @@ func charClass(_ s: Unicode.Scalar) -> CharClass {
     let v = s.value
     if v < 128 { return asciiClasses[Int(v)] }
     if v == 0x85 { return .whitespace }
-    switch s.properties.generalCategory {
-    case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return .letter
-    case .decimalNumber, .letterNumber, .otherNumber: return .number
+    let properties = s.properties
+    let cls: CharClass
+    switch properties.generalCategory {
+    case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: cls = .letter
+    case .decimalNumber, .letterNumber, .otherNumber: cls = .number
     case .spaceSeparator, .lineSeparator, .paragraphSeparator: return .whitespace
     default: return .other
     }
+    if let age = properties.age, age.major > 16 { return .other }
+    return cls
 }
 
 /// What a Split step cuts on. The GPT-2 and Qwen2/Llama-3 regexes are matched by hand-written

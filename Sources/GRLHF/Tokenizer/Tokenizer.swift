@@ -19,7 +19,9 @@ public final class Tokenizer: @unchecked Sendable {
     /// The special added tokens (the ones `skipSpecialTokens` drops) and their ids.
     public let specialTokens: [String: Int32]
 
-    let vocab: [String: Int32]
+    /// The model vocabulary, keyed by bytes as in `tokenizers` (String equality in Swift is
+    /// canonical equivalence, which would conflate distinct tokens).
+    let vocab: [TokenKey: Int32]
     /// Merge pairs by rank (rank = position).
     let merges: [(Int32, Int32)]
     /// (left << 32 | right) → (rank << 32 | merged id).
@@ -32,6 +34,7 @@ public final class Tokenizer: @unchecked Sendable {
     private let unkId: Int32?
 
     let addedTokens: [AddedToken]
+    private let addedIds: [TokenKey: Int32]
     private let rawMatcher: AddedTokenMatcher
     private let normalizedMatcher: AddedTokenMatcher
     private let nfc: Bool
@@ -47,7 +50,7 @@ public final class Tokenizer: @unchecked Sendable {
     private let decodeOffsets: [Int]
 
     private let cacheLock = NSLock()
-    private var cache: [[UInt8]: [Int32]] = [:]
+    private var cache: [TokenKey: [Int32]] = [:]
 
     /// Reads a Hugging Face `tokenizer.json`.
     /// - Throws: `.io` when the file cannot be read, `.invalidFormat` naming the first missing,
@@ -65,10 +68,10 @@ public final class Tokenizer: @unchecked Sendable {
     public convenience init(json data: Data) throws {
         let root: Any
         do { root = try JSONSerialization.jsonObject(with: data) } catch {
-            throw GRLHFError.invalidFormat("tokenizer.json: not valid JSON (\(error.localizedDescription))")
+            throw badFile("not valid JSON (\(error.localizedDescription))")
         }
         guard let dict = root as? [String: Any] else {
-            throw GRLHFError.invalidFormat("tokenizer.json: the top level must be an object, found \(describeJSON(root))")
+            throw badFile("the top level must be an object, found \(describeJSON(root))")
         }
         try self.init(root: JSONFields(dict, path: ""))
     }
@@ -76,7 +79,9 @@ public final class Tokenizer: @unchecked Sendable {
     init(root: JSONFields) throws {
         let model = try root.object("model")
         let type = try componentType(model)
-        guard type == "BPE" else { throw GRLHFError.unsupported("tokenizer.json: model.type \(type.debugDescription) is not supported (only BPE)") }
+        guard type == "BPE" else {
+            throw unsupportedFile("model.type \(type.debugDescription) is not supported (only BPE)")
+        }
 
         // Ids: the model vocabulary, then the added tokens; every id must be unique and small.
         var entries: [(String, Int32)] = []
@@ -84,7 +89,8 @@ public final class Tokenizer: @unchecked Sendable {
         entries.reserveCapacity(vocabFields.dict.count)
         for (token, value) in vocabFields.dict {
             guard let id = jsonInt(value), id >= 0, id <= Int(Int32.max) else {
-                throw GRLHFError.invalidFormat("tokenizer.json: model.vocab[\(token.debugDescription)] must be an id in 0...\(Int32.max), found \(describeJSON(value))")
+                throw badFile("model.vocab[\(token.debugDescription)] must be an id in 0...\(Int32.max), "
+                              + "found \(describeJSON(value))")
             }
             entries.append((token, Int32(id)))
         }
@@ -94,8 +100,8 @@ public final class Tokenizer: @unchecked Sendable {
                 let f = try JSONFields(item, path: "added_tokens[\(i)]")
                 let id = try f.int("id")
                 let content = try f.string("content")
-                guard id >= 0, id <= Int(Int32.max) else { throw GRLHFError.invalidFormat("tokenizer.json: \(f.name("id")) \(id) is out of range") }
-                guard !content.isEmpty else { throw GRLHFError.invalidFormat("tokenizer.json: \(f.name("content")) is empty") }
+                guard id >= 0, id <= Int(Int32.max) else { throw badFile("\(f.name("id")) \(id) is out of range") }
+                guard !content.isEmpty else { throw badFile("\(f.name("content")) is empty") }
                 let special = try f.bool("special", default: false)
                 added.append(AddedToken(id: Int32(id), content: content, special: special,
                                         singleWord: try f.bool("single_word", default: false),
@@ -108,30 +114,32 @@ public final class Tokenizer: @unchecked Sendable {
         let maxId = Int(max(entries.map(\.1).max() ?? -1, added.map(\.id).max() ?? -1))
         // Gaps are allowed, but tables are dense: bound them by the entries actually present.
         guard maxId < 2 * count + 1024 else {
-            throw GRLHFError.invalidFormat("tokenizer.json: id \(maxId) is out of range for \(count) tokens")
+            throw badFile("id \(maxId) is out of range for \(count) tokens")
         }
         var idToToken = [String?](repeating: nil, count: maxId + 1)
         for (token, id) in entries {
             if let other = idToToken[Int(id)] {
-                throw GRLHFError.invalidFormat("tokenizer.json: model.vocab gives id \(id) to both \(other.debugDescription) and \(token.debugDescription)")
+                throw badFile("model.vocab gives id \(id) to both \(other.debugDescription) and \(token.debugDescription)")
             }
             idToToken[Int(id)] = token
         }
-        var vocab = [String: Int32](minimumCapacity: entries.count)
-        for (token, id) in entries { vocab[token] = id }
+        var vocab = [TokenKey: Int32](minimumCapacity: entries.count)
+        for (token, id) in entries { vocab[TokenKey(token)] = id }
         var seenAdded = Set<Int32>(), seenContent = Set<[UInt8]>()
         for (i, token) in added.enumerated() {
             guard seenAdded.insert(token.id).inserted, seenContent.insert(Array(token.content.utf8)).inserted else {
-                throw GRLHFError.invalidFormat("tokenizer.json: added_tokens[\(i)] repeats the id \(token.id) or the content \(token.content.debugDescription)")
+                throw badFile("added_tokens[\(i)] repeats the id \(token.id) or the content \(token.content.debugDescription)")
             }
-            if let existing = idToToken[Int(token.id)], existing != token.content || vocab[existing] != token.id {
-                throw GRLHFError.invalidFormat("tokenizer.json: added_tokens[\(i)] \(token.content.debugDescription) takes id \(token.id), which model.vocab gives to \(existing.debugDescription)")
+            if let existing = idToToken[Int(token.id)], !existing.utf8.elementsEqual(token.content.utf8) {
+                throw badFile("added_tokens[\(i)] \(token.content.debugDescription) takes id \(token.id), "
+                              + "which model.vocab gives to \(existing.debugDescription)")
             }
             idToToken[Int(token.id)] = token.content
         }
         self.vocab = vocab
         self.idToToken = idToToken
         self.addedTokens = added
+        addedIds = Dictionary(added.map { (TokenKey($0.content), $0.id) }, uniquingKeysWith: { a, _ in a })
         vocabSize = maxId + 1
         specialTokens = Dictionary(added.filter(\.special).map { ($0.content, $0.id) }, uniquingKeysWith: { a, _ in a })
         var isSpecialId = [Bool](repeating: false, count: vocabSize)
@@ -155,10 +163,12 @@ public final class Tokenizer: @unchecked Sendable {
                 parts = []
             }
             guard parts.count == 2 else {
-                throw GRLHFError.invalidFormat("tokenizer.json: model.merges[\(rank)] must be \"left right\" or [left, right], found \(describeJSON(item))")
+                throw badFile("model.merges[\(rank)] must be \"left right\" or [left, right], found \(describeJSON(item))")
             }
-            guard let left = vocab[parts[0]], let right = vocab[parts[1]], let merged = vocab[parts[0] + parts[1]] else {
-                throw GRLHFError.invalidFormat("tokenizer.json: model.merges[\(rank)] \(parts) uses a token missing from model.vocab")
+            let leftKey = TokenKey(parts[0]), rightKey = TokenKey(parts[1])
+            guard let left = vocab[leftKey], let right = vocab[rightKey],
+                  let merged = vocab[TokenKey(bytes: leftKey.bytes + rightKey.bytes)] else {
+                throw badFile("model.merges[\(rank)] \(parts) uses a token missing from model.vocab")
             }
             merges.append((left, right))
             mergeTable[Self.pairKey(left, right)] = UInt64(rank) << 32 | UInt64(UInt32(merged))
@@ -168,53 +178,70 @@ public final class Tokenizer: @unchecked Sendable {
 
         if model.has("dropout") {
             guard let dropout = (model.dict["dropout"] as? NSNumber)?.doubleValue, jsonBool(model.dict["dropout"]) == nil else {
-                throw GRLHFError.invalidFormat("tokenizer.json: model.dropout must be a number or null")
+                throw badFile("model.dropout must be a number or null")
             }
-            guard dropout == 0 else { throw GRLHFError.unsupported("tokenizer.json: model.dropout \(dropout) (stochastic BPE) is not supported") }
+            guard dropout == 0 else {
+                throw unsupportedFile("model.dropout \(dropout) (stochastic BPE) is not supported")
+            }
         }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let affix = try model.optionalString(key), !affix.isEmpty {
-                throw GRLHFError.unsupported("tokenizer.json: model.\(key) \(affix.debugDescription) is not supported by byte-level BPE")
+                throw unsupportedFile("model.\(key) \(affix.debugDescription) is not supported by byte-level BPE")
             }
         }
         if try model.bool("byte_fallback", default: false) {
-            throw GRLHFError.unsupported("tokenizer.json: model.byte_fallback (SentencePiece-style BPE) is not supported")
+            throw unsupportedFile("model.byte_fallback (SentencePiece-style BPE) is not supported")
         }
         ignoreMerges = try model.bool("ignore_merges", default: false)
         fuseUnk = try model.bool("fuse_unk", default: false)
         unkToken = try model.optionalString("unk_token")
         if let unk = unkToken {
-            guard let id = vocab[unk] else { throw GRLHFError.invalidFormat("tokenizer.json: model.unk_token \(unk.debugDescription) is not in model.vocab") }
+            guard let id = vocab[TokenKey(unk)] else {
+                throw badFile("model.unk_token \(unk.debugDescription) is not in model.vocab")
+            }
             unkId = id
         } else {
             unkId = nil
         }
-        byteIds = ByteLevel.byteToScalar.map { vocab[String(Character($0))] ?? -1 }
+        byteIds = ByteLevel.byteToScalar.map { vocab[TokenKey(String(Character($0)))] ?? -1 }
 
         let nfc = try Self.parseNormalizer(root.dict["normalizer"], path: "normalizer")
         self.nfc = nfc
         steps = try Self.parsePreTokenizer(root.dict["pre_tokenizer"], path: "pre_tokenizer")
         guard case .byteLevel = steps.last, steps.filter({ if case .byteLevel = $0 { true } else { false } }).count == 1 else {
-            throw GRLHFError.unsupported("tokenizer.json: pre_tokenizer must end with its only ByteLevel step (byte-level BPE)")
+            throw unsupportedFile("pre_tokenizer must end with its only ByteLevel step (byte-level BPE)")
         }
         try Self.checkDecoder(root.dict["decoder"], path: "decoder")
         let isAssigned = { (id: Int) in id >= 0 && id < idToToken.count && idToToken[id] != nil }
-        (prefixIds, suffixIds) = try Self.parsePostProcessor(root.dict["post_processor"], path: "post_processor", isAssigned: isAssigned)
+        (prefixIds, suffixIds) = try Self.parsePostProcessor(root.dict["post_processor"], path: "post_processor",
+                                                             isAssigned: isAssigned)
         var components: [String: Any] = [:]
         for key in ["normalizer", "pre_tokenizer", "post_processor", "decoder"] { components[key] = root.dict[key] ?? NSNull() }
         self.components = components
 
         rawMatcher = AddedTokenMatcher(added.filter { !$0.normalized }.map { ($0.content, $0) })
         normalizedMatcher = AddedTokenMatcher(added.filter(\.normalized).map {
-            (nfc ? $0.content.precomposedStringWithCanonicalMapping : $0.content, $0)
+            (nfc ? String(decoding: $0.content._nfcCodeUnits, as: UTF8.self) : $0.content, $0)
         })
 
         // A token's text is byte-level characters, except added tokens, which may hold any
         // text and then decode to their own UTF-8 (the ByteLevel decoder's fallback).
         var decodeBytes: [UInt8] = [], decodeOffsets = [0]
         decodeOffsets.reserveCapacity(vocabSize + 1)
+        let scalarToByte = ByteLevel.scalarToByte
         for token in idToToken {
-            if let token { decodeBytes += ByteLevel.bytes(of: token) ?? Array(token.utf8) }
+            if let token {
+                let start = decodeBytes.count
+                for scalar in token.unicodeScalars {
+                    let v = Int(scalar.value)
+                    guard v < scalarToByte.count, scalarToByte[v] >= 0 else {
+                        decodeBytes.removeSubrange(start...)
+                        decodeBytes += token.utf8
+                        break
+                    }
+                    decodeBytes.append(UInt8(scalarToByte[v]))
+                }
+            }
             decodeOffsets.append(decodeBytes.count)
         }
         self.decodeBytes = decodeBytes
@@ -226,8 +253,8 @@ public final class Tokenizer: @unchecked Sendable {
     /// The id of a token, spelled as in the vocabulary (byte-level characters, e.g. "Ġthe") or
     /// as an added token's content.
     public func id(for token: String) -> Int32? {
-        if let added = addedTokens.first(where: { $0.content == token }) { return added.id }
-        return vocab[token]
+        let key = TokenKey(token)
+        return addedIds[key] ?? vocab[key]
     }
 
     /// The vocabulary spelling of an id, or nil for an id that names no token.
@@ -255,9 +282,12 @@ public final class Tokenizer: @unchecked Sendable {
 
     private func encodeNormalizing(_ raw: ArraySlice<UInt8>, into ids: inout [Int32]) {
         var bytes = raw
-        // Scalars below U+0300 (lead bytes below 0xCC) are NFC whatever follows them.
+        // Scalars below U+0300 (lead bytes below 0xCC) are NFC whatever follows them. The
+        // standard library's NFC is used because Foundation's precomposedStringWithCanonical-
+        // Mapping on Linux truncates a supplementary-plane scalar followed by a combining mark
+        // (U+501B0 U+0301 becomes U+1EE9).
         if nfc && raw.contains(where: { $0 >= 0xCC }) {
-            bytes = Array(String(decoding: raw, as: UTF8.self).precomposedStringWithCanonicalMapping.utf8)[...]
+            bytes = String(decoding: raw, as: UTF8.self)._nfcCodeUnits[...]
         }
         normalizedMatcher.split(bytes) { segment in
             switch segment {
@@ -287,9 +317,10 @@ public final class Tokenizer: @unchecked Sendable {
             return
         }
         let cacheable = word.count <= 256
+        let key = TokenKey(bytes: word)
         if cacheable {
             cacheLock.lock()
-            let hit = cache[word]
+            let hit = cache[key]
             cacheLock.unlock()
             if let hit {
                 ids += hit
@@ -300,7 +331,7 @@ public final class Tokenizer: @unchecked Sendable {
         if cacheable {
             cacheLock.lock()
             if cache.count >= 100_000 { cache.removeAll(keepingCapacity: true) }
-            cache[word] = result
+            cache[key] = result
             cacheLock.unlock()
         }
         ids += result
@@ -309,7 +340,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// BPE on one pre-token, as `tokenizers`' Word::merge_all: repeatedly merge the adjacent pair
     /// of lowest rank, leftmost first, using a heap whose stale entries are skipped.
     func mergeWord(_ word: [UInt8]) -> [Int32] {
-        if ignoreMerges, let id = vocab[ByteLevel.string(of: word)] { return [id] }
+        if ignoreMerges, let id = vocab[TokenKey(ByteLevel.string(of: word))] { return [id] }
         var symbols: [Int32] = []
         symbols.reserveCapacity(word.count)
         var previousUnknown = false
@@ -327,7 +358,7 @@ public final class Tokenizer: @unchecked Sendable {
         guard n >= 2 else { return symbols }
         var next = (0 ..< n).map { $0 + 1 }, previous = (0 ..< n).map { $0 - 1 }
         var alive = [Bool](repeating: true, count: n)
-        var heap = MinHeap()
+        var heap = Heap<UInt64>()  // rank << 32 | position: lowest rank, then leftmost
         func push(_ pos: Int) {
             if let m = mergeTable[Self.pairKey(symbols[pos], symbols[next[pos]])] {
                 heap.push(m & 0xFFFF_FFFF_0000_0000 | UInt64(pos))
@@ -372,7 +403,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// Writes a `tokenizer.json` that Hugging Face `tokenizers` (0.20+) and `load` read back.
     public func save(to path: String) throws {
         var vocabJSON: [String: Int] = [:]
-        for (token, id) in vocab { vocabJSON[token] = Int(id) }
+        for (token, id) in vocab { vocabJSON[String(decoding: token.bytes, as: UTF8.self)] = Int(id) }
         let name = { (id: Int32) -> String in self.idToToken[Int(id)] ?? "" }
         let model: [String: Any] = [
             "type": "BPE", "dropout": NSNull(), "unk_token": unkToken ?? NSNull(),
@@ -410,13 +441,13 @@ public final class Tokenizer: @unchecked Sendable {
             }
             return nfc
         case let other:
-            throw GRLHFError.unsupported("tokenizer.json: normalizer \(other.debugDescription) at \(path) is not supported (only NFC)")
+            throw unsupportedFile("normalizer \(other.debugDescription) at \(path) is not supported (only NFC)")
         }
     }
 
     private static func parsePreTokenizer(_ value: Any?, path: String) throws -> [PreTokenizerStep] {
         if value == nil || value is NSNull {
-            throw GRLHFError.unsupported("tokenizer.json: \(path) is null; byte-level BPE needs a ByteLevel pre-tokenizer")
+            throw unsupportedFile("\(path) is null; byte-level BPE needs a ByteLevel pre-tokenizer")
         }
         let f = try JSONFields(value, path: path)
         switch try componentType(f) {
@@ -437,31 +468,32 @@ public final class Tokenizer: @unchecked Sendable {
             } else if p.has("String") {
                 pattern = SplitPattern(literal: try p.string("String"))
             } else {
-                throw GRLHFError.invalidFormat("tokenizer.json: \(p.path) must hold \"Regex\" or \"String\"")
+                throw badFile("\(p.path) must hold \"Regex\" or \"String\"")
             }
             let behaviorName = try f.string("behavior")
             guard let behavior = SplitBehavior(rawValue: behaviorName) else {
-                throw GRLHFError.invalidFormat("tokenizer.json: \(f.name("behavior")) \(behaviorName.debugDescription) is not a split behavior")
+                throw badFile("\(f.name("behavior")) \(behaviorName.debugDescription) is not a split behavior")
             }
             return [.split(pattern, behavior, invert: try f.bool("invert", default: false))]
         case let other:
-            throw GRLHFError.unsupported("tokenizer.json: pre-tokenizer \(other.debugDescription) at \(path) is not supported (ByteLevel, Split, Digits and Sequence are)")
+            throw unsupportedFile("pre-tokenizer \(other.debugDescription) at \(path) is not supported "
+                                  + "(ByteLevel, Split, Digits and Sequence are)")
         }
     }
 
     private static func checkDecoder(_ value: Any?, path: String) throws {
         if value == nil || value is NSNull {
-            throw GRLHFError.unsupported("tokenizer.json: \(path) is null; byte-level BPE needs the ByteLevel decoder")
+            throw unsupportedFile("\(path) is null; byte-level BPE needs the ByteLevel decoder")
         }
         let f = try JSONFields(value, path: path)
         switch try componentType(f) {
         case "ByteLevel": return
         case "Sequence":
             let items = try f.array("decoders")
-            guard !items.isEmpty else { throw GRLHFError.unsupported("tokenizer.json: \(path) is an empty Sequence") }
+            guard !items.isEmpty else { throw unsupportedFile("\(path) is an empty Sequence") }
             for (i, item) in items.enumerated() { try checkDecoder(item, path: "\(path).decoders[\(i)]") }
         case let other:
-            throw GRLHFError.unsupported("tokenizer.json: decoder \(other.debugDescription) at \(path) is not supported (only ByteLevel)")
+            throw unsupportedFile("decoder \(other.debugDescription) at \(path) is not supported (only ByteLevel)")
         }
     }
 
@@ -486,7 +518,7 @@ public final class Tokenizer: @unchecked Sendable {
                 let piece = try JSONFields(item, path: "\(path).single[\(i)]")
                 if piece.has("Sequence") {
                     let id = try piece.object("Sequence").string("id")
-                    guard id == "A", !sawSequence else { throw GRLHFError.invalidFormat("tokenizer.json: \(piece.path) must be the one sequence \"A\"") }
+                    guard id == "A", !sawSequence else { throw badFile("\(piece.path) must be the one sequence \"A\"") }
                     sawSequence = true
                 } else {
                     let name = try piece.object("SpecialToken").string("id")
@@ -494,26 +526,37 @@ public final class Tokenizer: @unchecked Sendable {
                     var ids: [Int32] = []
                     for (k, idValue) in try special.array("ids").enumerated() {
                         guard let id = jsonInt(idValue), isAssigned(id) else {
-                            throw GRLHFError.invalidFormat("tokenizer.json: \(special.path).ids[\(k)] is not a token id, found \(describeJSON(idValue))")
+                            throw badFile("\(special.path).ids[\(k)] is not a token id, found \(describeJSON(idValue))")
                         }
                         ids.append(Int32(id))
                     }
                     if sawSequence { suffix += ids } else { prefix += ids }
                 }
             }
-            guard sawSequence else { throw GRLHFError.invalidFormat("tokenizer.json: \(path).single has no sequence \"A\"") }
+            guard sawSequence else { throw badFile("\(path).single has no sequence \"A\"") }
             return (prefix, suffix)
         case let other:
-            throw GRLHFError.unsupported("tokenizer.json: post-processor \(other.debugDescription) at \(path) is not supported (ByteLevel, TemplateProcessing and Sequence are)")
+            throw unsupportedFile("post-processor \(other.debugDescription) at \(path) is not supported "
+                                  + "(ByteLevel, TemplateProcessing and Sequence are)")
         }
     }
 }
 
-/// A binary min-heap of packed (rank << 32 | position) merge candidates.
-private struct MinHeap {
-    private var items: [UInt64] = []
+/// A token's text as UTF-8 bytes, hashed as raw bytes.
+struct TokenKey: Hashable {
+    let bytes: [UInt8]
 
-    mutating func push(_ x: UInt64) {
+    init(_ text: String) { bytes = Array(text.utf8) }
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+}
+
+/// A binary heap whose top is its smallest element (`<` means "comes first").
+struct Heap<Element: Comparable> {
+    private var items: [Element] = []
+
+    mutating func push(_ x: Element) {
         items.append(x)
         var i = items.count - 1
         while i > 0 {
@@ -524,7 +567,7 @@ private struct MinHeap {
         }
     }
 
-    mutating func pop() -> UInt64? {
+    mutating func pop() -> Element? {
         guard let top = items.first else { return nil }
         let last = items.removeLast()
         if !items.isEmpty {

@@ -10,7 +10,7 @@ struct JSONFields {
 
     init(_ value: Any?, path: String) throws {
         guard let dict = value as? [String: Any] else {
-            throw GRLHFError.invalidFormat("tokenizer.json: \(path) must be an object, found \(describeJSON(value))")
+            throw badFile("\(path) must be an object, found \(describeJSON(value))")
         }
         self.dict = dict
         self.path = path
@@ -48,9 +48,15 @@ struct JSONFields {
     }
 
     private func typeError(_ key: String, _ expected: String) -> GRLHFError {
-        .invalidFormat("tokenizer.json: \(name(key)) must be \(expected), found \(describeJSON(dict[key]))")
+        badFile("\(name(key)) must be \(expected), found \(describeJSON(dict[key]))")
     }
 }
+
+/// `.invalidFormat` about tokenizer.json.
+func badFile(_ message: String) -> GRLHFError { .invalidFormat("tokenizer.json: \(message)") }
+
+/// `.unsupported` about tokenizer.json.
+func unsupportedFile(_ message: String) -> GRLHFError { .unsupported("tokenizer.json: \(message)") }
 
 /// A JSON integer (never a boolean or a fractional number).
 func jsonInt(_ value: Any?) -> Int? {

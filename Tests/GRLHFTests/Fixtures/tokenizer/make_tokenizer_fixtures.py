@@ -3,6 +3,7 @@
 
     python make_tokenizer_fixtures.py                  # writes gpt2/, qwen2/, smollm2/
     python make_tokenizer_fixtures.py --check-saved D  # checks a grlhf-saved tokenizer (see below)
+    python make_tokenizer_fixtures.py --parity-corpus T D  # random-text parity data for any T
 
 Each folder holds a byte-level BPE `tokenizer.json` trained by `tokenizers` on CORPUS (vocab 400,
 special tokens <|endoftext|>, <|im_start|>, <|im_end|>) and `expected.json`: for every test string,
@@ -16,6 +17,10 @@ tokens), plus decodes of id slices that cut multi-byte characters, and a few enc
            ByteLevel(use_regex=False)]; ignore_merges; a TemplateProcessing post-processor that
            prepends <|im_start|>; a non-special added token <think>.
   smollm2  Sequence[Digits(individual), ByteLevel(use_regex)] as SmolLM2 ships it.
+
+--parity-corpus T D: writes D/tokenizer.json (a copy of T) and D/cases.json, 3000 random strings
+and a ~100 KB text with the ids `tokenizers` gives; the Swift test `externalParity` compares
+(GRLHF_TOKENIZER_PARITY=D swift test --filter externalParity). Use it with real models' files.
 
 --check-saved D: D holds tokenizer.json and swift_ids.json ({"cases": [{"text", "ids"}]}) written
 by the Swift test `trainerExport` when GRLHF_TOKENIZER_EXPORT=D. The tokenizer must load with
@@ -116,6 +121,7 @@ TESTS = [
     "\t\tindent\n\t\t\tmore",
     "a  <mask>  b <think> c",
     "sw swx xsw sw.",
+    "NFC: A\u030a \u212b q\u0307\u0323 \u1100\u1161 \U0001d400\u0301 \U000501b0\u0301",
 ]
 
 
@@ -141,9 +147,9 @@ def expected(tok, with_special_texts=()):
     # Slices that cut multi-byte characters: decoding must give U+FFFD, exactly as tokenizers.
     partial = []
     for text in ["emoji 😀👍🏽🎉 family 👨‍👩‍👧‍👦", "機械学習と自然言語処理", "Café naïve"]:
-        ids = tok.encode(text).ids
+        ids = tok.encode(text, add_special_tokens=False).ids
         for a, b in [(0, len(ids) - 1), (1, len(ids)), (len(ids) // 3, 2 * len(ids) // 3)]:
-            partial.append({"ids": ids[a:b], "decoded": tok.decode(ids[a:b])})
+            partial.append({"ids": ids[a:b], "decoded": tok.decode(ids[a:b], skip_special_tokens=False)})
     special = []
     for text in with_special_texts:
         special.append({"text": text, "ids": tok.encode(text, add_special_tokens=True).ids})
@@ -157,7 +163,8 @@ def write(name, tok, with_special_texts=()):
     # Reload so the expectations come from exactly the file the Swift test reads.
     tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
     data = expected(tok, with_special_texts)
-    # One entry per line: small, and a diff shows which case changed.
+    # One entry per line: small, and a diff shows which case changed. (Keep U+FEFF out of the
+    # test strings or escape them: see parity_corpus.)
     lines = [f'"{key}": [\n' + ",\n".join(json.dumps(e, ensure_ascii=False) for e in data[key]) + "\n]"
              for key in data]
     with open(os.path.join(folder, "expected.json"), "w", encoding="utf-8") as f:
@@ -206,7 +213,7 @@ def check_saved(folder):
         if ids != case["ids"]:
             bad += 1
             print("MISMATCH", repr(case["text"]), ids, case["ids"])
-        if tok.decode(ids) != case["text"]:
+        if tok.decode(ids, skip_special_tokens=False) != case["text"]:
             bad += 1
             print("DECODE MISMATCH", repr(case["text"]))
     print(f"{len(cases) - bad}/{len(cases)} grlhf-saved encodes agree with tokenizers")
@@ -235,7 +242,41 @@ def check_saved(folder):
     return bad == 0
 
 
+def parity_corpus(tokenizer_json, folder, count=3000, seed=1):
+    """Random strings (every kind of whitespace, contractions, marks, CJK, emoji, any scalar) and
+    one ~100 KB text, with the ids `tokenizers` gives them, for the Swift test `externalParity`
+    (GRLHF_TOKENIZER_PARITY=folder). Works with any tokenizer.json, e.g. a real model's."""
+    import random
+    rng = random.Random(seed)
+    pool = ["a", "Z", "q", "7", "0", "42", "'", "'s", "'T", "'ll", "'RE", "ſ", " ", "  ", "\t", "\n", "\r\n",
+            "\x0b", "\x0c", "\x85", "\xa0", "\u2028", "\u3000", "\x1c", ".", ",", "!?", "$", "(", "_", "-",
+            "é", "e\u0301", "\u0301", "ñ", "ß", "Ω", "Ж", "中", "文", "日本", "한", "١٢", "½", "😀", "👍🏽",
+            "👨\u200d👩\u200d👧", "🇯🇵", "\u200d", "\ufeff", "<|im_end|>", "<|im_start", "<think>", "sw",
+            "\x00", "hello", " world", "don't", "\n\n", "    "]
+    def scalar():
+        while True:
+            v = rng.randrange(0x110000)
+            if not 0xD800 <= v <= 0xDFFF:
+                return chr(v)
+    texts = []
+    for _ in range(count):
+        texts.append("".join(scalar() if rng.random() < 0.2 else rng.choice(pool)
+                             for _ in range(rng.randrange(40))))
+    texts.append("\n".join(CORPUS * 30) + "".join(texts[:200]))
+    tok = Tokenizer.from_file(tokenizer_json)
+    os.makedirs(folder, exist_ok=True)
+    tok.save(os.path.join(folder, "tokenizer.json"))
+    cases = [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids} for t in texts]
+    # ASCII escapes: Foundation's JSONSerialization on Linux drops a raw U+FEFF at the start of
+    # a string or right after an escape sequence (an escaped \ufeff survives).
+    with open(os.path.join(folder, "cases.json"), "w", encoding="utf-8") as f:
+        json.dump({"cases": cases}, f, ensure_ascii=True)
+    print(f"{len(cases)} cases, {len(texts[-1].encode())} bytes in the long text")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--check-saved":
         sys.exit(0 if check_saved(sys.argv[2]) else 1)
+    if len(sys.argv) == 4 and sys.argv[1] == "--parity-corpus":
+        sys.exit(parity_corpus(sys.argv[2], sys.argv[3]))
     make()
