@@ -8,7 +8,7 @@ struct GRLHFCommand: ParsableCommand {
         commandName: "grlhf",
         abstract: "Generative RLHF-V on the CPU: models, reward models, judges and RL.",
         version: GRLHF.version,
-        subcommands: [Demo.self, Info.self, Bench.self])
+        subcommands: [Demo.self, Generate.self, Info.self, Bench.self])
 }
 
 struct Demo: ParsableCommand {
@@ -28,6 +28,29 @@ struct Demo: ParsableCommand {
         options.seed = seed
         options.outputDirectory = out
         try CorpusDemo.run(options)
+    }
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sample a reply from a model directory (config.json, model.safetensors, tokenizer.json).")
+
+    @Option(help: "Model directory.") var model: String
+    @Option(help: "The user's message (wrapped in the ChatML template unless --raw).") var prompt: String
+    @Flag(help: "Continue the prompt as plain text instead of answering it as a chat turn.") var raw = false
+    @Option(help: "Tokens to generate at most.") var maxTokens: Int = 64
+    @Option(help: "0 is greedy.") var temperature: Float = 0.7
+    @Option var topK: Int = 0
+    @Option var topP: Float = 1
+    @Option var seed: UInt64 = 0
+    @Option(help: "Threads for grlhf's parallel work.") var threads: Int = 1
+
+    func run() throws {
+        Runtime.setThreads(threads)
+        let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, maxNewTokens: maxTokens, seed: seed)
+        let r = try TextGeneration.run(modelDirectory: model, prompt: prompt, chat: !raw, options: options)
+        print(r.text)
+        FileHandle.standardError.write(Data("[\(r.promptTokens) prompt tokens, \(r.sequence.tokens.count) generated, finished by \(r.sequence.finishReason.rawValue)]\n".utf8))
     }
 }
 

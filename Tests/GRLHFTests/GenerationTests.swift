@@ -76,3 +76,22 @@ import Testing
         #expect(seen == [1])
     }
 }
+
+@Suite struct TextGenerationEndToEnd {
+    @Test func aModelDirectoryAnswersAChatPrompt() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/tokenizer/gpt2")
+        let tokenizer = try Tokenizer.load(contentsOf: fixtures.appendingPathComponent("tokenizer.json").path)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grlhf-gen-\(UInt32.random(in: 0 ... .max))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = try DecoderLM(DecoderLM.Config(modelType: "qwen2", vocabSize: tokenizer.vocabSize, hiddenSize: 32, intermediateSize: 64,
+                                                   numHiddenLayers: 1, numAttentionHeads: 4, numKeyValueHeads: 2, tieWordEmbeddings: true), seed: 3)
+        try model.save(directory: dir.path)
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("tokenizer.json"), to: dir.appendingPathComponent("tokenizer.json"))
+        let r = try TextGeneration.run(modelDirectory: dir.path, prompt: "What is 2 + 2?", options: SamplingOptions(temperature: 0, maxNewTokens: 6))
+        let expectedPrompt = tokenizer.encode(ChatTemplate.chatML(messages: [("user", "What is 2 + 2?")], addGenerationPrompt: true))
+        #expect(r.promptTokens == expectedPrompt.count && r.sequence.tokens.count <= 6)
+        #expect(r.text == tokenizer.decode(r.sequence.tokens, skipSpecialTokens: true))
+        #expect(r.sequence == model.generate(prompt: expectedPrompt, options: SamplingOptions(temperature: 0, maxNewTokens: 6,
+                                                                                             stopTokens: Set(["<|im_end|>", "<|endoftext|>"].compactMap { tokenizer.id(for: $0) }))))
+    }
+}
