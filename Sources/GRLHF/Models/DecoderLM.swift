@@ -190,20 +190,12 @@ public final class DecoderLM: Module {
 
     /// Loads `config.json` and `model.safetensors` from a Hugging Face model directory.
     public static func load(directory: String) throws -> DecoderLM {
-        let configURL = URL(fileURLWithPath: directory).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: configURL.path) else {
-            throw GRLHFError.io("\(configURL.path): cannot read")
-        }
-        let config: Config
-        do { config = try JSONDecoder().decode(Config.self, from: data) } catch let e as GRLHFError { throw e } catch {
-            throw GRLHFError.invalidFormat("\(configURL.path): \(error)")
-        }
+        let config = try ModelDirectory.config(directory, as: Config.self)
         let model = try DecoderLM(config)
-        let weights = try Safetensors.read(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent("model.safetensors").path)
-        // Tied checkpoints may still carry lm_head.weight; anything else unknown is an error.
-        let unused = try model.load(Dictionary(weights.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }))
-            .filter { !(config.tieWordEmbeddings && $0 == "lm_head.weight") && !$0.hasSuffix("rotary_emb.inv_freq") }
-        guard unused.isEmpty else { throw GRLHFError.invalidFormat("model.safetensors: unexpected tensors \(unused.prefix(5))") }
+        // Tied checkpoints may still carry lm_head.weight, old ones the rotary inverse frequencies.
+        try ModelDirectory.loadWeights(directory, into: model) {
+            (config.tieWordEmbeddings && $0 == "lm_head.weight") || $0.hasSuffix("rotary_emb.inv_freq")
+        }
         return model
     }
 

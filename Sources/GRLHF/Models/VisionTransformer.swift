@@ -106,19 +106,8 @@ public final class VisionTransformer: Module {
 
     /// Loads a Hugging Face ViT directory (config.json + model.safetensors; a pooler is ignored).
     public static func load(directory: String) throws -> VisionTransformer {
-        let url = URL(fileURLWithPath: directory)
-        guard let data = FileManager.default.contents(atPath: url.appendingPathComponent("config.json").path) else {
-            throw GRLHFError.io("\(directory)/config.json: cannot read")
-        }
-        let config: Config
-        do { config = try JSONDecoder().decode(Config.self, from: data) } catch {
-            throw GRLHFError.invalidFormat("\(directory)/config.json: \(error)")
-        }
-        let model = try VisionTransformer(config)
-        let weights = try Safetensors.read(contentsOf: url.appendingPathComponent("model.safetensors").path)
-        let unused = try model.load(Dictionary(weights.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }))
-            .filter { !$0.hasPrefix("pooler.") }
-        guard unused.isEmpty else { throw GRLHFError.invalidFormat("model.safetensors: unexpected tensors \(unused.prefix(5))") }
+        let model = try VisionTransformer(try ModelDirectory.config(directory, as: Config.self))
+        try ModelDirectory.loadWeights(directory, into: model) { $0.hasPrefix("pooler.") }
         return model
     }
 

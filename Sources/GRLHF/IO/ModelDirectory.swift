@@ -1,0 +1,23 @@
+import Foundation
+
+/// A Hugging Face model directory: `config.json` beside `model.safetensors`.
+enum ModelDirectory {
+    /// The decoded `config.json`; engine errors pass through, anything else is a format error.
+    static func config<C: Decodable>(_ directory: String, as type: C.Type) throws -> C {
+        let path = URL(fileURLWithPath: directory).appendingPathComponent("config.json").path
+        guard let data = FileManager.default.contents(atPath: path) else { throw GRLHFError.io("\(path): cannot read") }
+        do { return try JSONDecoder().decode(C.self, from: data) } catch let e as GRLHFError { throw e } catch {
+            throw GRLHFError.invalidFormat("\(path): \(error)")
+        }
+    }
+
+    /// Loads `model.safetensors` into `module` by name. Every parameter must be there with its
+    /// shape; extra tensors are an error unless `ignoring` accepts their names.
+    static func loadWeights(_ directory: String, into module: Module, ignoring: (String) -> Bool = { _ in false }) throws {
+        let path = URL(fileURLWithPath: directory).appendingPathComponent("model.safetensors").path
+        let weights = try Safetensors.read(contentsOf: path)
+        let unused = try module.load(Dictionary(weights.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }))
+            .filter { !ignoring($0) }
+        guard unused.isEmpty else { throw GRLHFError.invalidFormat("\(path): unexpected tensors \(unused.prefix(5))") }
+    }
+}
