@@ -257,6 +257,198 @@ grlhf_status grlhf_safetensors_load(const char *path, grlhf_tensor_set **out);
 grlhf_status grlhf_safetensors_save(const char *path, const grlhf_tensor_set *set);
 
 /* ------------------------------------------------------------------------ */
+/* Language models, tokenizers and generation                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Thread-safety of this section: a grlhf_model may be used by one thread at a
+ * time per model handle for grlhf_generate_group and grlhf_model_logprobs
+ * (they share the model's weights and its RoPE table cache; computing from
+ * several threads on one model handle is NOT promised, even though both run
+ * without recording gradients). Different model handles may compute on
+ * different threads at once. grlhf_model_vocab_size may be called from any
+ * thread. A grlhf_tokenizer is immutable apart from an internal locked cache:
+ * one handle may encode and decode from many threads at once. A
+ * grlhf_generation is immutable: any thread may read it.
+ */
+
+/** A decoder-only language model (Llama / Qwen2 architecture). */
+typedef struct grlhf_model grlhf_model;
+/** A byte-level BPE tokenizer read from a Hugging Face tokenizer.json. */
+typedef struct grlhf_tokenizer grlhf_tokenizer;
+/** The sequences of one grlhf_generate_group call; owned by the library. */
+typedef struct grlhf_generation grlhf_generation;
+
+/** finish_reason of a sequence that ended by sampling a stop token (kept in the output). */
+#define GRLHF_FINISH_STOP 0
+/** finish_reason of a sequence that reached max_new_tokens. */
+#define GRLHF_FINISH_LENGTH 1
+
+/**
+ * Loads a Hugging Face model directory (config.json + model.safetensors,
+ * Llama or Qwen2 architecture) into *out; free it with grlhf_model_free.
+ * Loads OpenBLAS if no earlier call has.
+ * Returns GRLHF_ERR_IO (a file cannot be read), GRLHF_ERR_INVALID_FORMAT
+ * (bad config or weights), GRLHF_ERR_UNSUPPORTED (an unsupported architecture
+ * or option; OpenBLAS cannot be loaded) or GRLHF_ERR_INVALID_ARGUMENT (NULL or
+ * non-UTF-8 dir, NULL out).
+ */
+grlhf_status grlhf_model_load(const char *dir, grlhf_model **out);
+
+/**
+ * Releases a model. NULL is a no-op; a freed, foreign or wrong-type handle is
+ * ignored (and described by grlhf_last_error). Needs exclusive access.
+ */
+void grlhf_model_free(grlhf_model *model);
+
+/** Writes the model's vocabulary size (valid token ids are 0..size-1) into *out. */
+grlhf_status grlhf_model_vocab_size(const grlhf_model *model, int64_t *out);
+
+/**
+ * Log-probabilities of given tokens under the model (temperature 1, no
+ * truncation): out[t] = log pi(ids[t+1] | ids[0..t]) for t in 0..n-2, from one
+ * forward pass over ids at positions 0..n-1.
+ *
+ * ids:      n token ids, each in 0..vocab_size-1; n in 1..2^20.
+ * out:      receives n-1 floats; may be NULL only when n is 1.
+ * capacity: the length of out; capacity < n-1 gives GRLHF_ERR_INVALID_ARGUMENT.
+ *
+ * Returns GRLHF_ERR_MISUSE (bad model handle), GRLHF_ERR_INVALID_ARGUMENT (bad
+ * pointer, length, id or capacity), GRLHF_ERR_OUT_OF_MEMORY (the logits or
+ * attention scores of n tokens above the tensor limit) or
+ * GRLHF_ERR_UNSUPPORTED (no OpenBLAS). On failure out is left unspecified.
+ * One thread at a time per model handle.
+ */
+grlhf_status grlhf_model_logprobs(grlhf_model *model, const int32_t *ids, int64_t n, float *out,
+                                  int64_t capacity);
+
+/**
+ * Loads a Hugging Face tokenizer.json (byte-level BPE: GPT-2, Llama-3, Qwen2,
+ * SmolLM2) into *out; free it with grlhf_tokenizer_free.
+ * Returns GRLHF_ERR_IO, GRLHF_ERR_INVALID_FORMAT, GRLHF_ERR_UNSUPPORTED (another
+ * tokenizer model) or GRLHF_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 path).
+ */
+grlhf_status grlhf_tokenizer_load(const char *path, grlhf_tokenizer **out);
+
+/** Releases a tokenizer. NULL is a no-op; a bad handle is ignored. */
+void grlhf_tokenizer_free(grlhf_tokenizer *tokenizer);
+
+/** Writes one past the largest token id (vocabulary and added tokens) into *out. */
+grlhf_status grlhf_tokenizer_vocab_size(const grlhf_tokenizer *tokenizer, int64_t *out);
+
+/**
+ * Encodes UTF-8 text into token ids, without adding special tokens (special
+ * tokens written in the text are recognised). Two-call pattern: pass ids NULL
+ * and capacity 0 to ask for the count, then a buffer of that many ids.
+ *
+ * *count always receives the number of ids the text needs (also when capacity
+ * is too small, which returns GRLHF_ERR_INVALID_ARGUMENT and leaves ids
+ * untouched). ids may be NULL only when capacity is 0; count must be non-NULL.
+ * Returns GRLHF_ERR_INVALID_ARGUMENT also for NULL or non-UTF-8 text or a
+ * negative capacity; *count is then 0.
+ */
+grlhf_status grlhf_tokenizer_encode(const grlhf_tokenizer *tokenizer, const char *utf8_text,
+                                    int32_t *ids, int64_t capacity, int64_t *count);
+
+/**
+ * Decodes n token ids into NUL-terminated UTF-8 text in buf (capacity bytes
+ * including the NUL). Special tokens are kept; ids that name no token are
+ * skipped; bytes that do not form valid UTF-8 become U+FFFD. Two-call pattern:
+ * pass buf NULL and capacity 0 to ask for the length.
+ *
+ * *length always receives the text's length in bytes, without the NUL (also
+ * when capacity <= length, which returns GRLHF_ERR_INVALID_ARGUMENT and leaves
+ * buf untouched). ids may be NULL only when n is 0; n in 0..2^20.
+ */
+grlhf_status grlhf_tokenizer_decode(const grlhf_tokenizer *tokenizer, const int32_t *ids, int64_t n,
+                                    char *buf, int64_t capacity, int64_t *length);
+
+/**
+ * Writes the ChatML prompt of one user message followed by the assistant's
+ * generation prompt ("<|im_start|>user\n...<|im_end|>\n<|im_start|>assistant\n")
+ * into buf, with the same two-call pattern and rules as grlhf_tokenizer_decode.
+ */
+grlhf_status grlhf_chatml_user_prompt(const char *message, char *buf, int64_t capacity,
+                                      int64_t *length);
+
+/**
+ * How tokens are drawn. Always start from grlhf_sampling_params_default, which
+ * sets struct_size, then change fields; a struct_size below the size this
+ * library knows gives GRLHF_ERR_INVALID_ARGUMENT.
+ */
+typedef struct grlhf_sampling_params {
+    /** sizeof(grlhf_sampling_params), set by grlhf_sampling_params_default. */
+    uint32_t struct_size;
+    /** >= 0 and finite; 0 is greedy (the largest logit, lowest id on ties). Default 1. */
+    float temperature;
+    /** Keep the top_k largest logits; 0 keeps all, 1 is greedy. >= 0. Default 0. */
+    int32_t top_k;
+    /** Keep the smallest prefix of probability mass >= top_p; in (0, 1]. Default 1. */
+    float top_p;
+    /** New tokens per sequence at most, 0..65536. Default 64. */
+    int64_t max_new_tokens;
+    /** Sequence i of a group draws from PCG32(seed, stream i): reproducible, and
+        independent of the group size. Default 0. */
+    uint64_t seed;
+    /** Sampling one of these ends a sequence (the token is kept); each id in
+        0..vocab_size-1. May be NULL only when n_stop_tokens is 0. Default NULL. */
+    const int32_t *stop_tokens;
+    /** Number of stop tokens, 0..2^20. Default 0. */
+    int64_t n_stop_tokens;
+} grlhf_sampling_params;
+
+/**
+ * Fills *out with the defaults (struct_size = sizeof(grlhf_sampling_params),
+ * temperature 1, top_k 0, top_p 1, max_new_tokens 64, seed 0, no stop
+ * tokens). Returns GRLHF_ERR_INVALID_ARGUMENT for a NULL out. (A function
+ * with an out-parameter rather than a struct return, because the library is
+ * written in Swift, which cannot return C structs by value.)
+ */
+grlhf_status grlhf_sampling_params_default(grlhf_sampling_params *out);
+
+/**
+ * Samples group continuations of one prompt into a new result in *out; free
+ * it with grlhf_generation_free. The prompt is prefilled once and the group
+ * decodes together; sequence i depends only on (prompt, params, i).
+ *
+ * prompt:   n_prompt token ids, each in 0..vocab_size-1; n_prompt in 1..2^20.
+ * group:    number of sequences, 1..1024.
+ * params:   NULL for the defaults.
+ *
+ * Returns GRLHF_ERR_MISUSE (bad model handle), GRLHF_ERR_INVALID_ARGUMENT (NULL
+ * prompt or out, bad length, id, group or params, struct_size too small),
+ * GRLHF_ERR_OUT_OF_MEMORY (the prompt's attention scores or the group's KV
+ * cache above the tensor limit) or GRLHF_ERR_UNSUPPORTED (no OpenBLAS).
+ * One thread at a time per model handle.
+ */
+grlhf_status grlhf_generate_group(grlhf_model *model, const int32_t *prompt, int64_t n_prompt,
+                                  int64_t group, const grlhf_sampling_params *params,
+                                  grlhf_generation **out);
+
+/** Writes the number of sequences (the group size) into *out. */
+grlhf_status grlhf_generation_count(const grlhf_generation *generation, int64_t *out);
+
+/**
+ * Lends sequence index (0..count-1) of a result: *tokens and *logprobs point
+ * to *length generated tokens (the prompt excluded) and their log-probs, valid
+ * while the result lives (never NULL on success, even when *length is 0); do
+ * not write through them or free them. *finish_reason is GRLHF_FINISH_STOP or
+ * GRLHF_FINISH_LENGTH. All four out-pointers must be non-NULL.
+ *
+ * logprobs[t] is log pi(tokens[t] | prompt, tokens[0..t-1]) under the model's
+ * own distribution: the log-softmax of the raw logits (temperature 1, before
+ * top-k/top-p truncation), which is what a training forward over prompt +
+ * tokens recomputes (GRPO/PPO's pi_old) and what grlhf_model_logprobs returns
+ * for those positions.
+ */
+grlhf_status grlhf_generation_tokens(const grlhf_generation *generation, int64_t index,
+                                     const int32_t **tokens, const float **logprobs,
+                                     int64_t *length, int32_t *finish_reason);
+
+/** Releases a result and the sequences it lent. NULL is a no-op; a bad handle is ignored. */
+void grlhf_generation_free(grlhf_generation *generation);
+
+/* ------------------------------------------------------------------------ */
 /* Diagnostics                                                               */
 /* ------------------------------------------------------------------------ */
 

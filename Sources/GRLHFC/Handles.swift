@@ -6,6 +6,9 @@ import Foundation
 enum HandleKind: String {
     case tensor = "grlhf_tensor"
     case tensorSet = "grlhf_tensor_set"
+    case model = "grlhf_model"
+    case tokenizer = "grlhf_tokenizer"
+    case generation = "grlhf_generation"
 }
 
 enum Handles {

@@ -3,7 +3,8 @@
 #   Tests/capi/run.sh LIBDIR        (e.g. .build/release or .build-capi/debug)
 # 1. the header compiles alone as C99 and C++17 with -Wall -Wextra -Werror -pedantic;
 # 2. the .so exports exactly the grlhf_* functions the header declares, both ways;
-# 3. test_capi.c (misuse matrix, each case in a child process) and test_capi.cpp pass.
+# 3. test_capi.c (misuse matrix, each case in a child process), test_models.c (models,
+#    tokenizers, generation on the fixtures) and test_capi.cpp pass.
 # CC and CXX may be overridden; binaries go to Tests/capi/bin (git-ignored).
 set -euo pipefail
 
@@ -49,11 +50,14 @@ echo "ok"
 # rpath to LIBDIR so the tests run without LD_LIBRARY_PATH, as an installed program would.
 link=(-I "$root/include" -L "$libdir" -lgrlhf "-Wl,-rpath,$libdir" -pthread)
 "$CC" -std=c99 "${warnings[@]}" "$here/test_capi.c" -o "$bin/test_capi" "${link[@]}" -lm
+"$CC" -std=c99 "${warnings[@]}" "$here/test_models.c" -o "$bin/test_models" "${link[@]}" -lm
 "$CXX" -std=c++17 "${warnings[@]}" "$here/test_capi.cpp" -o "$bin/test_capi_cpp" "${link[@]}"
 
 status=0
 echo "== test_capi (C)"
 env -u LD_LIBRARY_PATH "$bin/test_capi" || status=1
+echo "== test_models (C: models, tokenizers, generation)"
+env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_models" || status=1
 echo "== test_capi_cpp (C++)"
 env -u LD_LIBRARY_PATH "$bin/test_capi_cpp" || status=1
 exit $status

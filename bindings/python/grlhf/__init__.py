@@ -19,10 +19,12 @@ import numpy as np
 
 from . import _lib
 from ._lib import ABI_VERSION, Error
+from .models import Generation, Model, Tokenizer, chatml_user_prompt
 
 __all__ = [
     "ABI_VERSION", "Error", "Tensor", "version", "abi_version", "set_threads", "get_threads",
     "save_safetensors", "load_safetensors", "live_handles",
+    "Model", "Tokenizer", "Generation", "chatml_user_prompt",
 ]
 __version__ = "0.1.0"
 

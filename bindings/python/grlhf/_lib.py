@@ -45,6 +45,24 @@ _handle = ctypes.c_void_p  # every opaque handle: grlhf_tensor *, grlhf_tensor_s
 _i32, _i64 = ctypes.c_int32, ctypes.c_int64
 _P = ctypes.POINTER
 
+
+
+class SamplingParams(ctypes.Structure):
+    """grlhf_sampling_params (include/grlhf.h)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("temperature", ctypes.c_float),
+        ("top_k", ctypes.c_int32),
+        ("top_p", ctypes.c_float),
+        ("max_new_tokens", ctypes.c_int64),
+        ("seed", ctypes.c_uint64),
+        ("stop_tokens", ctypes.POINTER(ctypes.c_int32)),
+        ("n_stop_tokens", ctypes.c_int64),
+    ]
+
+
+_f32p, _i32p = _P(ctypes.c_float), _P(ctypes.c_int32)
+
 #: name -> (restype, argtypes) for every function declared in include/grlhf.h.
 SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "grlhf_version": (ctypes.c_char_p, []),
@@ -68,6 +86,21 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "grlhf_tensor_set_free": (None, [_handle]),
     "grlhf_safetensors_load": (_status, [ctypes.c_char_p, _P(_handle)]),
     "grlhf_safetensors_save": (_status, [ctypes.c_char_p, _handle]),
+    "grlhf_model_load": (_status, [ctypes.c_char_p, _P(_handle)]),
+    "grlhf_model_free": (None, [_handle]),
+    "grlhf_model_vocab_size": (_status, [_handle, _P(_i64)]),
+    "grlhf_model_logprobs": (_status, [_handle, _i32p, _i64, _f32p, _i64]),
+    "grlhf_tokenizer_load": (_status, [ctypes.c_char_p, _P(_handle)]),
+    "grlhf_tokenizer_free": (None, [_handle]),
+    "grlhf_tokenizer_vocab_size": (_status, [_handle, _P(_i64)]),
+    "grlhf_tokenizer_encode": (_status, [_handle, ctypes.c_char_p, _i32p, _i64, _P(_i64)]),
+    "grlhf_tokenizer_decode": (_status, [_handle, _i32p, _i64, ctypes.c_char_p, _i64, _P(_i64)]),
+    "grlhf_chatml_user_prompt": (_status, [ctypes.c_char_p, ctypes.c_char_p, _i64, _P(_i64)]),
+    "grlhf_sampling_params_default": (_status, [_P(SamplingParams)]),
+    "grlhf_generate_group": (_status, [_handle, _i32p, _i64, _i64, _P(SamplingParams), _P(_handle)]),
+    "grlhf_generation_count": (_status, [_handle, _P(_i64)]),
+    "grlhf_generation_tokens": (_status, [_handle, _i64, _P(_i32p), _P(_f32p), _P(_i64), _P(_i32)]),
+    "grlhf_generation_free": (None, [_handle]),
     "grlhf_live_handles": (_i64, []),
 }
 

@@ -1,0 +1,493 @@
+/*
+ * C ABI tests of the language-model section of include/grlhf.h: model loading, greedy
+ * generation against the Qwen2 fixture, log-probs, tokenizers, the ChatML helper, the misuse
+ * matrix of every function, and handle leaks.
+ *
+ * GRLHF_FIXTURES must name Tests/GRLHFTests/Fixtures (run.sh sets it). Each test runs in a
+ * child process. Build: see run.sh (-std=c99 -Wall -Wextra -Werror -pedantic).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "grlhf.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int failures;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            printf("    FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);               \
+            failures++;                                                              \
+        }                                                                            \
+    } while (0)
+
+#define EXPECT(call, want) expect_status((call), (want), #call, __LINE__)
+
+static void expect_status(grlhf_status got, grlhf_status want, const char *expr, int line) {
+    const char *message = grlhf_last_error();
+    if (got != want) {
+        printf("    FAIL line %d: %s returned %d (%s), wanted %d (%s); last error: \"%s\"\n", line,
+               expr, (int)got, grlhf_status_string(got), (int)want, grlhf_status_string(want),
+               message);
+        failures++;
+    } else if (want != GRLHF_OK && message[0] == '\0') {
+        printf("    FAIL line %d: %s failed without a message\n", line, expr);
+        failures++;
+    } else if (want == GRLHF_OK && message[0] != '\0') {
+        printf("    FAIL line %d: %s succeeded but left the message \"%s\"\n", line, expr, message);
+        failures++;
+    }
+}
+
+#define SENTINEL(type) ((type *)(uintptr_t)0x1)
+
+static char model_dir[4096], expected_path[4096], tokenizer_path[4096];
+
+static const int32_t greedy_expected[8] = {19, 53, 86, 86, 86, 86, 106, 21};
+
+static grlhf_model *load_model(void) {
+    grlhf_model *m = NULL;
+    EXPECT(grlhf_model_load(model_dir, &m), GRLHF_OK);
+    return m;
+}
+
+static grlhf_tokenizer *load_tokenizer(void) {
+    grlhf_tokenizer *t = NULL;
+    EXPECT(grlhf_tokenizer_load(tokenizer_path, &t), GRLHF_OK);
+    return t;
+}
+
+/* The first row of input_ids in expected.safetensors; returns its length. */
+static int64_t fixture_prompt(int32_t *prompt, int64_t capacity) {
+    grlhf_tensor_set *set = NULL;
+    grlhf_tensor *ids = NULL;
+    int64_t dims[2] = {0, 0}, i;
+    int32_t rank = 0;
+    const float *data = NULL;
+    EXPECT(grlhf_safetensors_load(expected_path, &set), GRLHF_OK);
+    EXPECT(grlhf_tensor_set_get(set, "input_ids", &ids), GRLHF_OK);
+    EXPECT(grlhf_tensor_rank(ids, &rank), GRLHF_OK);
+    CHECK(rank == 2);
+    EXPECT(grlhf_tensor_shape(ids, dims, 2), GRLHF_OK);
+    EXPECT(grlhf_tensor_data(ids, &data), GRLHF_OK);
+    CHECK(dims[1] > 0 && dims[1] <= capacity);
+    for (i = 0; i < dims[1] && i < capacity; i++) prompt[i] = (int32_t)data[i];
+    grlhf_tensor_free(ids);
+    grlhf_tensor_set_free(set);
+    return dims[1] <= capacity ? dims[1] : 0;
+}
+
+/* ---- models ------------------------------------------------------------------------------- */
+
+static void test_model_load(void) {
+    int64_t base = grlhf_live_handles(), vocab = -1;
+    grlhf_model *m = SENTINEL(grlhf_model);
+    m = load_model();
+    CHECK(m != NULL);
+    CHECK(grlhf_live_handles() == base + 1);
+    EXPECT(grlhf_model_vocab_size(m, &vocab), GRLHF_OK);
+    CHECK(vocab == 128);
+    grlhf_model_free(m);
+    CHECK(grlhf_live_handles() == base);
+    m = SENTINEL(grlhf_model);
+    EXPECT(grlhf_model_load("/nonexistent/grlhf-model", &m), GRLHF_ERR_IO);
+    CHECK(m == NULL);
+    m = SENTINEL(grlhf_model);
+    EXPECT(grlhf_model_load(NULL, &m), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(m == NULL);
+    EXPECT(grlhf_model_load(model_dir, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_load("\xff\xfe", &m), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(grlhf_live_handles() == base);
+}
+
+static void test_greedy_generation(void) {
+    int32_t prompt[64], all[80];
+    float logprobs[80];
+    int64_t n = fixture_prompt(prompt, 64), count = -1, length = -1, i;
+    const int32_t *tokens = NULL;
+    const float *lp = NULL;
+    int32_t finish = -1;
+    grlhf_sampling_params p;
+    grlhf_generation *g = NULL;
+    grlhf_model *m = load_model();
+    CHECK(n == 12);
+    EXPECT(grlhf_sampling_params_default(&p), GRLHF_OK);
+    CHECK(p.struct_size == sizeof p && p.temperature == 1.0f && p.top_k == 0 && p.top_p == 1.0f);
+    CHECK(p.max_new_tokens == 64 && p.seed == 0 && p.stop_tokens == NULL && p.n_stop_tokens == 0);
+    p.temperature = 0.0f;
+    p.max_new_tokens = 8;
+    EXPECT(grlhf_generate_group(m, prompt, n, 1, &p, &g), GRLHF_OK);
+    EXPECT(grlhf_generation_count(g, &count), GRLHF_OK);
+    CHECK(count == 1);
+    EXPECT(grlhf_generation_tokens(g, 0, &tokens, &lp, &length, &finish), GRLHF_OK);
+    CHECK(length == 8 && finish == GRLHF_FINISH_LENGTH && tokens != NULL && lp != NULL);
+    if (length == 8) {
+        for (i = 0; i < 8; i++) CHECK(tokens[i] == greedy_expected[i]);
+        /* log-probs of generation == a forward over prompt + tokens */
+        memcpy(all, prompt, (size_t)n * sizeof *all);
+        memcpy(all + n, tokens, 8 * sizeof *all);
+        EXPECT(grlhf_model_logprobs(m, all, n + 8, logprobs, 80), GRLHF_OK);
+        for (i = 0; i < 8; i++) {
+            CHECK(fabsf(logprobs[n - 1 + i] - lp[i]) < 1e-4f);
+            CHECK(lp[i] <= 0.0f);
+        }
+    }
+    grlhf_generation_free(g);
+
+    /* a stop token ends the sequence and is kept */
+    {
+        int32_t stop = 86;
+        p.stop_tokens = &stop;
+        p.n_stop_tokens = 1;
+        EXPECT(grlhf_generate_group(m, prompt, n, 3, &p, &g), GRLHF_OK);
+        EXPECT(grlhf_generation_count(g, &count), GRLHF_OK);
+        CHECK(count == 3);
+        for (i = 0; i < 3; i++) {
+            EXPECT(grlhf_generation_tokens(g, i, &tokens, &lp, &length, &finish), GRLHF_OK);
+            CHECK(length == 3 && finish == GRLHF_FINISH_STOP);
+            if (length == 3) CHECK(tokens[0] == 19 && tokens[1] == 53 && tokens[2] == 86);
+        }
+        grlhf_generation_free(g);
+    }
+
+    /* max_new_tokens 0: empty sequences with non-NULL pointers */
+    p.stop_tokens = NULL;
+    p.n_stop_tokens = 0;
+    p.max_new_tokens = 0;
+    EXPECT(grlhf_generate_group(m, prompt, n, 2, &p, &g), GRLHF_OK);
+    EXPECT(grlhf_generation_tokens(g, 1, &tokens, &lp, &length, &finish), GRLHF_OK);
+    CHECK(length == 0 && tokens != NULL && lp != NULL && finish == GRLHF_FINISH_LENGTH);
+    grlhf_generation_free(g);
+
+    /* sampling with a seed is reproducible; NULL params are the defaults (64 tokens) */
+    {
+        grlhf_generation *a = NULL, *b = NULL;
+        const int32_t *ta = NULL, *tb = NULL;
+        int64_t la = 0, lb = 0;
+        p.temperature = 1.0f;
+        p.top_k = 20;
+        p.top_p = 0.9f;
+        p.max_new_tokens = 16;
+        p.seed = 42;
+        EXPECT(grlhf_generate_group(m, prompt, n, 4, &p, &a), GRLHF_OK);
+        EXPECT(grlhf_generate_group(m, prompt, n, 4, &p, &b), GRLHF_OK);
+        EXPECT(grlhf_generation_tokens(a, 3, &ta, &lp, &la, &finish), GRLHF_OK);
+        EXPECT(grlhf_generation_tokens(b, 3, &tb, &lp, &lb, &finish), GRLHF_OK);
+        CHECK(la == 16 && lb == 16 && memcmp(ta, tb, 16 * sizeof *ta) == 0);
+        grlhf_generation_free(a);
+        grlhf_generation_free(b);
+        EXPECT(grlhf_generate_group(m, prompt, n, 1, NULL, &a), GRLHF_OK);
+        EXPECT(grlhf_generation_tokens(a, 0, &ta, &lp, &la, &finish), GRLHF_OK);
+        CHECK(la == 64);
+        grlhf_generation_free(a);
+    }
+    grlhf_model_free(m);
+}
+
+static void test_logprobs(void) {
+    int32_t ids[4] = {1, 2, 3, 4};
+    float out[3] = {1, 1, 1};
+    grlhf_model *m = load_model();
+    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 3), GRLHF_OK);
+    CHECK(out[0] < 0 && out[1] < 0 && out[2] < 0);
+    EXPECT(grlhf_model_logprobs(m, ids, 1, NULL, 0), GRLHF_OK); /* nothing to compute */
+    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 2), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, 4, NULL, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, NULL, 4, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, 0, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, -1, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, INT64_MAX, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    ids[2] = -1;
+    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    ids[2] = 128;
+    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    ids[2] = 127;
+    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 3), GRLHF_OK);
+    grlhf_model_free(m);
+    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 3), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_model_logprobs(NULL, ids, 4, out, 3), GRLHF_ERR_MISUSE);
+}
+
+static void test_generation_misuse(void) {
+    int32_t prompt[3] = {5, 6, 7}, stop[2] = {1, 128};
+    int64_t count = -1, length = -1;
+    const int32_t *tokens = SENTINEL(const int32_t);
+    const float *lp = SENTINEL(const float);
+    int32_t finish = -1;
+    grlhf_sampling_params p, bad;
+    grlhf_generation *g = SENTINEL(grlhf_generation);
+    grlhf_model *m = load_model();
+    grlhf_tokenizer *tok = load_tokenizer();
+    int64_t base;
+    EXPECT(grlhf_sampling_params_default(&p), GRLHF_OK);
+    EXPECT(grlhf_sampling_params_default(NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    p.max_new_tokens = 2;
+    base = grlhf_live_handles();
+
+    EXPECT(grlhf_generate_group(NULL, prompt, 3, 1, &p, &g), GRLHF_ERR_MISUSE);
+    CHECK(g == NULL);
+    EXPECT(grlhf_generate_group((grlhf_model *)tok, prompt, 3, 1, &p, &g), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_generate_group(m, NULL, 3, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 0, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, -3, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, 0, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, -1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1025, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &p, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    prompt[1] = -1;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    prompt[1] = 128;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    prompt[1] = 6;
+
+    bad = p; bad.struct_size = (uint32_t)sizeof bad - 1;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.struct_size = 0;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.temperature = -0.5f;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.temperature = (float)NAN;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.temperature = (float)INFINITY;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.top_k = -1;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.top_p = 0.0f;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.top_p = 1.5f;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.top_p = (float)NAN;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.max_new_tokens = -1;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.max_new_tokens = 65537;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.n_stop_tokens = 1;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.stop_tokens = stop; bad.n_stop_tokens = -1;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    bad = p; bad.stop_tokens = stop; bad.n_stop_tokens = 2; /* 128 is outside the vocabulary */
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(g == NULL);
+    CHECK(grlhf_live_handles() == base);
+    bad = p; bad.stop_tokens = stop; bad.n_stop_tokens = 1;
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_OK);
+
+    /* result accessors */
+    EXPECT(grlhf_generation_count(g, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generation_count(NULL, &count), GRLHF_ERR_MISUSE);
+    CHECK(count == 0);
+    EXPECT(grlhf_generation_count((grlhf_generation *)m, &count), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_generation_tokens(g, 1, &tokens, &lp, &length, &finish), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(tokens == NULL && lp == NULL && length == 0 && finish == 0);
+    EXPECT(grlhf_generation_tokens(g, -1, &tokens, &lp, &length, &finish), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generation_tokens(g, 0, NULL, &lp, &length, &finish), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generation_tokens(g, 0, &tokens, NULL, &length, &finish), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generation_tokens(g, 0, &tokens, &lp, NULL, &finish), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generation_tokens(g, 0, &tokens, &lp, &length, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generation_tokens(NULL, 0, &tokens, &lp, &length, &finish), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_generation_tokens(g, 0, &tokens, &lp, &length, &finish), GRLHF_OK);
+    grlhf_generation_free((grlhf_generation *)m); /* wrong type: ignored */
+    CHECK(strstr(grlhf_last_error(), "grlhf_model") != NULL);
+    grlhf_generation_free(g);
+    CHECK(strcmp(grlhf_last_error(), "") == 0);
+    grlhf_generation_free(g); /* double free: ignored */
+    CHECK(grlhf_last_error()[0] != '\0');
+    grlhf_generation_free(NULL);
+    EXPECT(grlhf_generation_count(g, &count), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_generation_tokens(g, 0, &tokens, &lp, &length, &finish), GRLHF_ERR_MISUSE);
+
+    /* model handle misuse */
+    EXPECT(grlhf_model_vocab_size(m, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_vocab_size((grlhf_model *)tok, &count), GRLHF_ERR_MISUSE);
+    grlhf_model_free((grlhf_model *)tok); /* wrong type: ignored, tok stays usable */
+    EXPECT(grlhf_tokenizer_vocab_size(tok, &count), GRLHF_OK);
+    grlhf_model_free(m);
+    grlhf_model_free(m);
+    grlhf_model_free(NULL);
+    EXPECT(grlhf_model_vocab_size(m, &count), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &p, &g), GRLHF_ERR_MISUSE);
+    grlhf_tokenizer_free(tok);
+}
+
+/* ---- tokenizers ------------------------------------------------------------------------------ */
+
+static void test_tokenizer_round_trip(void) {
+    const char *text = "Hello, world! Generative RLHF on the CPU: \xc3\xa9t\xc3\xa9 2026.";
+    grlhf_tokenizer *tok = load_tokenizer();
+    int64_t count = -1, length = -1, vocab = 0;
+    int32_t *ids;
+    int32_t small[1] = {-7};
+    char *buf, tiny[4] = "xyz";
+    EXPECT(grlhf_tokenizer_vocab_size(tok, &vocab), GRLHF_OK);
+    CHECK(vocab > 256);
+    EXPECT(grlhf_tokenizer_encode(tok, text, NULL, 0, &count), GRLHF_OK); /* ask the count */
+    CHECK(count > 1);
+    ids = malloc((size_t)count * sizeof *ids);
+    EXPECT(grlhf_tokenizer_encode(tok, text, ids, count, &length), GRLHF_OK);
+    CHECK(length == count);
+    /* too small: the needed count is still written, ids untouched */
+    length = -1;
+    EXPECT(grlhf_tokenizer_encode(tok, text, small, 1, &length), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(length == count && small[0] == -7);
+    EXPECT(grlhf_tokenizer_decode(tok, ids, count, NULL, 0, &length), GRLHF_OK); /* ask the length */
+    CHECK(length == (int64_t)strlen(text));
+    buf = malloc((size_t)length + 1);
+    EXPECT(grlhf_tokenizer_decode(tok, ids, count, buf, length + 1, &length), GRLHF_OK);
+    CHECK(strcmp(buf, text) == 0);
+    /* capacity == length leaves no room for the NUL */
+    EXPECT(grlhf_tokenizer_decode(tok, ids, count, tiny, 4, &length), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(length == (int64_t)strlen(text) && strcmp(tiny, "xyz") == 0);
+    EXPECT(grlhf_tokenizer_decode(tok, ids, count, buf, length, &length), GRLHF_ERR_INVALID_ARGUMENT);
+    /* empty text and empty ids */
+    EXPECT(grlhf_tokenizer_encode(tok, "", NULL, 0, &count), GRLHF_OK);
+    CHECK(count == 0);
+    EXPECT(grlhf_tokenizer_decode(tok, NULL, 0, tiny, 4, &length), GRLHF_OK);
+    CHECK(length == 0 && tiny[0] == '\0');
+    free(ids);
+    free(buf);
+    grlhf_tokenizer_free(tok);
+}
+
+static void test_tokenizer_misuse(void) {
+    grlhf_tokenizer *tok = SENTINEL(grlhf_tokenizer);
+    int64_t count = -1, length = -1;
+    int32_t ids[4] = {0, 1, 2, 3};
+    char buf[256];
+    grlhf_tensor_set *set = NULL;
+    EXPECT(grlhf_tokenizer_load(NULL, &tok), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(tok == NULL);
+    EXPECT(grlhf_tokenizer_load(tokenizer_path, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tokenizer_load("/nonexistent/tokenizer.json", &tok), GRLHF_ERR_IO);
+    EXPECT(grlhf_tokenizer_load(expected_path, &tok), GRLHF_ERR_INVALID_FORMAT);
+    CHECK(tok == NULL);
+    tok = load_tokenizer();
+    EXPECT(grlhf_tokenizer_encode(tok, NULL, ids, 4, &count), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tokenizer_encode(tok, "\xff", ids, 4, &count), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tokenizer_encode(tok, "hi", ids, 4, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tokenizer_encode(tok, "hi", ids, -1, &count), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tokenizer_encode(tok, "hi", NULL, 4, &count), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tokenizer_encode(NULL, "hi", ids, 4, &count), GRLHF_ERR_MISUSE);
+    CHECK(count == 0);
+    EXPECT(grlhf_tokenizer_decode(tok, NULL, 2, buf, 16, &length), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tokenizer_decode(tok, ids, -1, buf, 16, &length), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tokenizer_decode(tok, ids, 4, buf, 16, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tokenizer_decode(tok, ids, 4, buf, -1, &length), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_tokenizer_decode(tok, ids, 4, NULL, 16, &length), GRLHF_ERR_INVALID_ARGUMENT);
+    ids[1] = -5; /* ids naming no token are skipped, not trapped */
+    EXPECT(grlhf_tokenizer_decode(tok, ids, 4, buf, 256, &length), GRLHF_OK);
+    ids[1] = INT32_MAX;
+    EXPECT(grlhf_tokenizer_decode(tok, ids, 4, buf, 256, &length), GRLHF_OK);
+    EXPECT(grlhf_tokenizer_vocab_size(tok, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_safetensors_load(expected_path, &set), GRLHF_OK);
+    EXPECT(grlhf_tokenizer_encode((grlhf_tokenizer *)set, "hi", ids, 4, &count), GRLHF_ERR_MISUSE);
+    grlhf_tokenizer_free((grlhf_tokenizer *)set);
+    CHECK(strstr(grlhf_last_error(), "grlhf_tensor_set") != NULL);
+    grlhf_tensor_set_free(set);
+    grlhf_tokenizer_free(tok);
+    grlhf_tokenizer_free(tok);
+    grlhf_tokenizer_free(NULL);
+    EXPECT(grlhf_tokenizer_encode(tok, "hi", ids, 4, &count), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_tokenizer_decode(tok, ids, 4, buf, 16, &length), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_tokenizer_vocab_size(tok, &count), GRLHF_ERR_MISUSE);
+}
+
+static void test_chatml(void) {
+    const char *want = "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n";
+    char buf[128], tiny[8] = "abcdefg";
+    int64_t length = -1;
+    EXPECT(grlhf_chatml_user_prompt("What is 2+2?", NULL, 0, &length), GRLHF_OK);
+    CHECK(length == (int64_t)strlen(want));
+    EXPECT(grlhf_chatml_user_prompt("What is 2+2?", buf, sizeof buf, &length), GRLHF_OK);
+    CHECK(strcmp(buf, want) == 0);
+    EXPECT(grlhf_chatml_user_prompt("What is 2+2?", tiny, sizeof tiny, &length), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(length == (int64_t)strlen(want) && strcmp(tiny, "abcdefg") == 0);
+    EXPECT(grlhf_chatml_user_prompt(NULL, buf, sizeof buf, &length), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(length == 0);
+    EXPECT(grlhf_chatml_user_prompt("x", buf, sizeof buf, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_chatml_user_prompt("x", NULL, 5, &length), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_chatml_user_prompt("x", buf, -1, &length), GRLHF_ERR_INVALID_ARGUMENT);
+}
+
+static void test_leaks(void) {
+    int64_t base = grlhf_live_handles();
+    int i;
+    for (i = 0; i < 1000; i++) {
+        grlhf_model *m = NULL;
+        if (grlhf_model_load(model_dir, &m) != GRLHF_OK) break;
+        grlhf_model_free(m);
+    }
+    CHECK(i == 1000);
+    for (i = 0; i < 1000; i++) {
+        grlhf_tokenizer *t = NULL;
+        if (grlhf_tokenizer_load(tokenizer_path, &t) != GRLHF_OK) break;
+        grlhf_tokenizer_free(t);
+    }
+    CHECK(i == 1000);
+    CHECK(grlhf_live_handles() == base);
+}
+
+/* ---- runner -------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    void (*run)(void);
+} test_case;
+
+static const test_case tests[] = {
+    {"model_load", test_model_load},
+    {"greedy_generation", test_greedy_generation},
+    {"logprobs", test_logprobs},
+    {"generation_misuse", test_generation_misuse},
+    {"tokenizer_round_trip", test_tokenizer_round_trip},
+    {"tokenizer_misuse", test_tokenizer_misuse},
+    {"chatml", test_chatml},
+    {"model_tokenizer_leaks", test_leaks},
+};
+
+int main(void) {
+    size_t i, n = sizeof tests / sizeof tests[0];
+    int passed = 0, failed = 0;
+    const char *fixtures = getenv("GRLHF_FIXTURES");
+    if (fixtures == NULL || strlen(fixtures) > 3000) {
+        printf("set GRLHF_FIXTURES to Tests/GRLHFTests/Fixtures\n");
+        return 2;
+    }
+    sprintf(model_dir, "%s/lm/qwen2", fixtures);
+    sprintf(expected_path, "%s/lm/qwen2/expected.safetensors", fixtures);
+    sprintf(tokenizer_path, "%s/tokenizer/gpt2/tokenizer.json", fixtures);
+    for (i = 0; i < n; i++) {
+        pid_t pid;
+        int status = 0;
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            alarm(300); /* a hang counts as a failure too */
+            failures = 0;
+            tests[i].run();
+            fflush(stdout);
+            _exit(failures == 0 ? 0 : 1);
+        }
+        if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+            printf("FAIL %s (could not run the child process)\n", tests[i].name);
+            failed++;
+        } else if (WIFSIGNALED(status)) {
+            printf("FAIL %s (crashed with signal %d)\n", tests[i].name, WTERMSIG(status));
+            failed++;
+        } else if (WEXITSTATUS(status) != 0) {
+            printf("FAIL %s\n", tests[i].name);
+            failed++;
+        } else {
+            printf("ok   %s\n", tests[i].name);
+            passed++;
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

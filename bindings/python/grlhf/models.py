@@ -1,0 +1,200 @@
+"""Language models, tokenizers and group sampling over the C ABI (include/grlhf.h, section
+"Language models, tokenizers and generation")."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, List, Optional, Union
+
+import numpy as np
+
+from . import _lib
+
+__all__ = ["Model", "Tokenizer", "Generation", "chatml_user_prompt", "sampling_params_default"]
+
+_c = _lib.lib
+_i32p = ctypes.POINTER(ctypes.c_int32)
+_f32p = ctypes.POINTER(ctypes.c_float)
+_PathLike = Union[str, "os.PathLike[str]"]
+
+#: finish_reason codes -> names.
+FINISH_REASONS = {0: "stop", 1: "length"}
+
+
+def _ids_array(ids: Iterable[int], what: str) -> np.ndarray:
+    array = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids).reshape(-1)
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{what} must be integers, got {array.dtype}")
+    if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
+        raise ValueError(f"{what} has values outside int32")
+    return np.ascontiguousarray(array, dtype=np.int32)
+
+
+class _Handle:
+    """An owned C handle freed exactly once: by close(), a ``with`` block or the collector."""
+
+    _free: Callable[[Any], None]
+    _kind = "handle"
+
+    def _adopt(self, handle: Optional[int]) -> None:
+        self._handle: Optional[int] = handle
+        self._finalizer = weakref.finalize(self, type(self)._free, handle)
+
+    @property
+    def handle(self) -> int:
+        if self._handle is None:
+            raise ValueError(f"grlhf.{type(self).__name__} is closed")
+        return self._handle
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def close(self) -> None:
+        self._handle = None
+        self._finalizer()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def sampling_params_default() -> _lib.SamplingParams:
+    """A grlhf_sampling_params filled with the library's defaults."""
+    params = _lib.SamplingParams()
+    _c.grlhf_sampling_params_default(ctypes.byref(params))
+    return params
+
+
+@dataclass
+class Generation:
+    """One generated continuation: ``tokens`` (int32), ``logprobs`` (float32: log π(token |
+    prefix) under the model's own distribution, temperature 1, before top-k/top-p) and
+    ``finish_reason`` ("stop" or "length")."""
+    tokens: np.ndarray
+    logprobs: np.ndarray
+    finish_reason: str
+
+
+class Model(_Handle):
+    """A decoder LM (Llama / Qwen2) loaded from a Hugging Face directory (config.json +
+    model.safetensors). Use one model from one thread at a time."""
+
+    _free = staticmethod(lambda h: _c.grlhf_model_free(h))
+
+    def __init__(self, directory: _PathLike) -> None:
+        handle = ctypes.c_void_p()
+        _c.grlhf_model_load(os.fspath(directory).encode("utf-8"), ctypes.byref(handle))
+        self._adopt(handle.value)
+
+    @property
+    def vocab_size(self) -> int:
+        out = ctypes.c_int64()
+        _c.grlhf_model_vocab_size(self.handle, ctypes.byref(out))
+        return out.value
+
+    def logprobs(self, ids: Iterable[int]) -> np.ndarray:
+        """``out[t] = log π(ids[t+1] | ids[:t+1])`` for t < len(ids) - 1 (float32)."""
+        array = _ids_array(ids, "ids")
+        out = np.empty(max(array.size - 1, 0), dtype=np.float32)
+        _c.grlhf_model_logprobs(self.handle, array.ctypes.data_as(_i32p), array.size,
+                                out.ctypes.data_as(_f32p) if out.size else None, out.size)
+        return out
+
+    def generate(self, prompt_ids: Iterable[int], group: int = 1, *, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, max_new_tokens: int = 64, seed: int = 0,
+                 stop_tokens: Iterable[int] = ()) -> List[Generation]:
+        """Samples ``group`` continuations of ``prompt_ids``; temperature 0 is greedy.
+        Sequence i depends only on (prompt, options, seed, i)."""
+        prompt = _ids_array(prompt_ids, "prompt_ids")
+        stops = _ids_array(list(stop_tokens), "stop_tokens")
+        params = sampling_params_default()
+        params.temperature = float(temperature)
+        params.top_k = int(top_k)
+        params.top_p = float(top_p)
+        params.max_new_tokens = int(max_new_tokens)
+        if not 0 <= int(seed) < 2 ** 64:
+            raise ValueError(f"seed {seed} is outside 0..2**64-1")
+        params.seed = int(seed)
+        if stops.size:
+            params.stop_tokens = stops.ctypes.data_as(_i32p)
+        params.n_stop_tokens = stops.size
+        result = ctypes.c_void_p()
+        _c.grlhf_generate_group(self.handle, prompt.ctypes.data_as(_i32p) if prompt.size else None,
+                                prompt.size, int(group), ctypes.byref(params), ctypes.byref(result))
+        try:
+            count = ctypes.c_int64()
+            _c.grlhf_generation_count(result, ctypes.byref(count))
+            sequences = []
+            for i in range(count.value):
+                tokens, logprobs = _i32p(), _f32p()
+                length, finish = ctypes.c_int64(), ctypes.c_int32()
+                _c.grlhf_generation_tokens(result, i, ctypes.byref(tokens), ctypes.byref(logprobs),
+                                           ctypes.byref(length), ctypes.byref(finish))
+                n = length.value
+                sequences.append(Generation(
+                    tokens=np.ctypeslib.as_array(tokens, (n,)).copy() if n else np.empty(0, np.int32),
+                    logprobs=np.ctypeslib.as_array(logprobs, (n,)).copy() if n else np.empty(0, np.float32),
+                    finish_reason=FINISH_REASONS.get(finish.value, str(finish.value))))
+            return sequences
+        finally:
+            _c.grlhf_generation_free(result)
+
+    def __repr__(self) -> str:
+        return "grlhf.Model(closed)" if self.closed else f"grlhf.Model(vocab_size={self.vocab_size})"
+
+
+class Tokenizer(_Handle):
+    """A byte-level BPE tokenizer read from a Hugging Face tokenizer.json; thread-safe."""
+
+    _free = staticmethod(lambda h: _c.grlhf_tokenizer_free(h))
+
+    def __init__(self, path: _PathLike) -> None:
+        handle = ctypes.c_void_p()
+        _c.grlhf_tokenizer_load(os.fspath(path).encode("utf-8"), ctypes.byref(handle))
+        self._adopt(handle.value)
+
+    @property
+    def vocab_size(self) -> int:
+        out = ctypes.c_int64()
+        _c.grlhf_tokenizer_vocab_size(self.handle, ctypes.byref(out))
+        return out.value
+
+    def encode(self, text: str) -> np.ndarray:
+        """Token ids (int32) of ``text``, without added special tokens."""
+        data = text.encode("utf-8")
+        count = ctypes.c_int64()
+        _c.grlhf_tokenizer_encode(self.handle, data, None, 0, ctypes.byref(count))
+        ids = np.empty(count.value, dtype=np.int32)
+        if ids.size:
+            _c.grlhf_tokenizer_encode(self.handle, data, ids.ctypes.data_as(_i32p), ids.size,
+                                      ctypes.byref(count))
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The text of ``ids``; ids that name no token are skipped."""
+        array = _ids_array(ids, "ids")
+        pointer = array.ctypes.data_as(_i32p) if array.size else None
+        length = ctypes.c_int64()
+        _c.grlhf_tokenizer_decode(self.handle, pointer, array.size, None, 0, ctypes.byref(length))
+        buf = ctypes.create_string_buffer(length.value + 1)
+        _c.grlhf_tokenizer_decode(self.handle, pointer, array.size, buf, len(buf), ctypes.byref(length))
+        return buf.raw[: length.value].decode("utf-8")
+
+    def __repr__(self) -> str:
+        return "grlhf.Tokenizer(closed)" if self.closed else f"grlhf.Tokenizer(vocab_size={self.vocab_size})"
+
+
+def chatml_user_prompt(message: str) -> str:
+    """The ChatML prompt of one user message followed by the assistant's generation prompt."""
+    data = message.encode("utf-8")
+    length = ctypes.c_int64()
+    _c.grlhf_chatml_user_prompt(data, None, 0, ctypes.byref(length))
+    buf = ctypes.create_string_buffer(length.value + 1)
+    _c.grlhf_chatml_user_prompt(data, buf, len(buf), ctypes.byref(length))
+    return buf.raw[: length.value].decode("utf-8")
