@@ -8,7 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "grlhf.h"
+#include "harness.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -18,37 +18,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* ---- tiny test harness ------------------------------------------------------------------ */
-
-static int failures; /* per child process */
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            printf("    FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-/* A call must return `want`; a failure must leave a non-empty message, a success an empty one. */
-#define EXPECT(call, want) expect_status((call), (want), #call, __LINE__)
-
-static void expect_status(grlhf_status got, grlhf_status want, const char *expr, int line) {
-    const char *message = grlhf_last_error();
-    if (got != want) {
-        printf("    FAIL line %d: %s returned %d (%s), wanted %d (%s); last error: \"%s\"\n", line,
-               expr, (int)got, grlhf_status_string(got), (int)want, grlhf_status_string(want),
-               message);
-        failures++;
-    } else if (want != GRLHF_OK && message[0] == '\0') {
-        printf("    FAIL line %d: %s failed without a message\n", line, expr);
-        failures++;
-    } else if (want == GRLHF_OK && message[0] != '\0') {
-        printf("    FAIL line %d: %s succeeded but left the message \"%s\"\n", line, expr, message);
-        failures++;
-    }
-}
 
 /* Pointers that are not handles, to fill out-params before a call that must reset them. */
 #define SENTINEL_TENSOR ((grlhf_tensor *)(uintptr_t)0x1)
@@ -607,11 +576,6 @@ static void test_threads_errors_are_per_thread(void) {
 
 /* ---- runner -------------------------------------------------------------------------------- */
 
-typedef struct {
-    const char *name;
-    void (*run)(void);
-} test_case;
-
 static const test_case tests[] = {
     {"version", test_version},
     {"status_string", test_status_string},
@@ -631,34 +595,5 @@ static const test_case tests[] = {
 };
 
 int main(void) {
-    size_t i, n = sizeof tests / sizeof tests[0];
-    int passed = 0, failed = 0;
-    for (i = 0; i < n; i++) {
-        pid_t pid;
-        int status = 0;
-        fflush(stdout);
-        pid = fork();
-        if (pid == 0) {
-            alarm(120); /* a hang counts as a failure too */
-            failures = 0;
-            tests[i].run();
-            fflush(stdout);
-            _exit(failures == 0 ? 0 : 1);
-        }
-        if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-            printf("FAIL %s (could not run the child process)\n", tests[i].name);
-            failed++;
-        } else if (WIFSIGNALED(status)) {
-            printf("FAIL %s (crashed with signal %d)\n", tests[i].name, WTERMSIG(status));
-            failed++;
-        } else if (WEXITSTATUS(status) != 0) {
-            printf("FAIL %s\n", tests[i].name);
-            failed++;
-        } else {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        }
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return run_tests(tests, sizeof tests / sizeof tests[0], 120);
 }

@@ -8,7 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "grlhf.h"
+#include "harness.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,34 +16,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int failures;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            printf("    FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
-
-#define EXPECT(call, want) expect_status((call), (want), #call, __LINE__)
-
-static void expect_status(grlhf_status got, grlhf_status want, const char *expr, int line) {
-    const char *message = grlhf_last_error();
-    if (got != want) {
-        printf("    FAIL line %d: %s returned %d (%s), wanted %d (%s); last error: \"%s\"\n", line,
-               expr, (int)got, grlhf_status_string(got), (int)want, grlhf_status_string(want),
-               message);
-        failures++;
-    } else if (want != GRLHF_OK && message[0] == '\0') {
-        printf("    FAIL line %d: %s failed without a message\n", line, expr);
-        failures++;
-    } else if (want == GRLHF_OK && message[0] != '\0') {
-        printf("    FAIL line %d: %s succeeded but left the message \"%s\"\n", line, expr, message);
-        failures++;
-    }
-}
 
 #define SENTINEL(type) ((type *)(uintptr_t)0x1)
 
@@ -435,11 +407,6 @@ static void test_leaks(void) {
 
 /* ---- runner -------------------------------------------------------------------------------- */
 
-typedef struct {
-    const char *name;
-    void (*run)(void);
-} test_case;
-
 static const test_case tests[] = {
     {"model_load", test_model_load},
     {"greedy_generation", test_greedy_generation},
@@ -452,8 +419,6 @@ static const test_case tests[] = {
 };
 
 int main(void) {
-    size_t i, n = sizeof tests / sizeof tests[0];
-    int passed = 0, failed = 0;
     const char *fixtures = getenv("GRLHF_FIXTURES");
     if (fixtures == NULL || strlen(fixtures) > 3000) {
         printf("set GRLHF_FIXTURES to Tests/GRLHFTests/Fixtures\n");
@@ -462,32 +427,5 @@ int main(void) {
     sprintf(model_dir, "%s/lm/qwen2", fixtures);
     sprintf(expected_path, "%s/lm/qwen2/expected.safetensors", fixtures);
     sprintf(tokenizer_path, "%s/tokenizer/gpt2/tokenizer.json", fixtures);
-    for (i = 0; i < n; i++) {
-        pid_t pid;
-        int status = 0;
-        fflush(stdout);
-        pid = fork();
-        if (pid == 0) {
-            alarm(300); /* a hang counts as a failure too */
-            failures = 0;
-            tests[i].run();
-            fflush(stdout);
-            _exit(failures == 0 ? 0 : 1);
-        }
-        if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-            printf("FAIL %s (could not run the child process)\n", tests[i].name);
-            failed++;
-        } else if (WIFSIGNALED(status)) {
-            printf("FAIL %s (crashed with signal %d)\n", tests[i].name, WTERMSIG(status));
-            failed++;
-        } else if (WEXITSTATUS(status) != 0) {
-            printf("FAIL %s\n", tests[i].name);
-            failed++;
-        } else {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        }
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return run_tests(tests, sizeof tests / sizeof tests[0], 300);
 }
