@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-import weakref
 from typing import Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _lib
+from ._handle import _Handle
 from ._lib import ABI_VERSION, Error
 from .models import Generation, Model, Tokenizer, chatml_user_prompt
 
@@ -61,13 +61,15 @@ def live_handles() -> int:
     return int(_c.grlhf_live_handles())
 
 
-class Tensor:
+class Tensor(_Handle):
     """An immutable float32 tensor owned by the library.
 
     Build one from anything numpy can turn into an array (converted to contiguous float32);
     read it back with :meth:`numpy`. The handle is freed by :meth:`close`, by leaving a ``with``
     block, or by the garbage collector, whichever comes first, and exactly once.
     """
+
+    _free = staticmethod(lambda h: _c.grlhf_tensor_free(h))
 
     def __init__(self, array: Union[np.ndarray, Sequence, float]) -> None:
         # asarray, not ascontiguousarray: the latter turns 0-d arrays into 1-d ones.
@@ -82,33 +84,6 @@ class Tensor:
         t = cls.__new__(cls)
         t._adopt(handle)
         return t
-
-    def _adopt(self, handle: Optional[int]) -> None:
-        self._handle: Optional[int] = handle
-        # finalize runs at most once: on close(), on collection, or at interpreter exit.
-        self._finalizer = weakref.finalize(self, _c.grlhf_tensor_free, handle)
-
-    @property
-    def handle(self) -> int:
-        """The C handle (``grlhf_tensor *``); ValueError once closed."""
-        if self._handle is None:
-            raise ValueError("grlhf.Tensor is closed")
-        return self._handle
-
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
-
-    def close(self) -> None:
-        """Frees the C tensor now; later calls do nothing."""
-        self._handle = None
-        self._finalizer()
-
-    def __enter__(self) -> "Tensor":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def shape(self) -> Tuple[int, ...]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import ctypes
 import os
-import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, List, Optional, Union
+from typing import Iterable, List, Union
 
 import numpy as np
 
 from . import _lib
+from ._handle import _Handle
 
 __all__ = ["Model", "Tokenizer", "Generation", "chatml_user_prompt", "sampling_params_default"]
 
@@ -31,37 +31,6 @@ def _ids_array(ids: Iterable[int], what: str) -> np.ndarray:
     if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
         raise ValueError(f"{what} has values outside int32")
     return np.ascontiguousarray(array, dtype=np.int32)
-
-
-class _Handle:
-    """An owned C handle freed exactly once: by close(), a ``with`` block or the collector."""
-
-    _free: Callable[[Any], None]
-    _kind = "handle"
-
-    def _adopt(self, handle: Optional[int]) -> None:
-        self._handle: Optional[int] = handle
-        self._finalizer = weakref.finalize(self, type(self)._free, handle)
-
-    @property
-    def handle(self) -> int:
-        if self._handle is None:
-            raise ValueError(f"grlhf.{type(self).__name__} is closed")
-        return self._handle
-
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
-
-    def close(self) -> None:
-        self._handle = None
-        self._finalizer()
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def sampling_params_default() -> _lib.SamplingParams:
