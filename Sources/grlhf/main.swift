@@ -8,7 +8,7 @@ struct GRLHFCommand: ParsableCommand {
         commandName: "grlhf",
         abstract: "Generative RLHF-V on the CPU: models, reward models, judges and RL.",
         version: GRLHF.version,
-        subcommands: [Demo.self, Generate.self, Info.self, Bench.self])
+        subcommands: [Demo.self, Generate.self, Info.self, InitModel.self, Bench.self])
 }
 
 struct Demo: ParsableCommand {
@@ -78,6 +78,23 @@ struct Info: ParsableCommand {
             model = lm
         }
         print("parameters: \(model.parameterCount) in \(model.namedParameters().count) tensors")
+    }
+}
+
+struct InitModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init-model",
+        abstract: "Write a randomly initialized Llama/Qwen2 model (config.json + model.safetensors) from a Hugging Face config.json.")
+
+    @Option(help: "A config.json to read the architecture from.") var config: String
+    @Option(help: "Output directory.") var out: String
+    @Option var seed: UInt64 = 0
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: config) else { throw GRLHFError.io("\(config): cannot read") }
+        let model = try DecoderLM(try JSONDecoder().decode(DecoderLM.Config.self, from: data), seed: seed)
+        try model.save(directory: out)
+        print("wrote \(out): \(model.parameterCount) parameters")
     }
 }
 
