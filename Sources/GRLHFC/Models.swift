@@ -138,7 +138,7 @@ public func grlhf_model_logprobs(_ handle: OpaquePointer?, _ ids: UnsafePointer<
         let out = try required(out, "out")
         try checkForwardSize(box, time: ids.count)
         try Runtime.requireBLAS()
-        let logp = withNoGrad { box.model(ids, batch: 1, time: ids.count).logSoftmax().copy() }
+        let logp = withNoGrad { box.model(ids, batch: 1, time: ids.count).logSoftmax() }  // owns its storage
         let data = logp.data
         for t in 0..<needed { out[t] = data[t * v + Int(ids[t + 1])] }
     }

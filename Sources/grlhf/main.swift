@@ -117,8 +117,7 @@ struct Bench: ParsableCommand {
         if let shape = generation {
             let r = try GenerationBenchmark.run(shape: shape, threads: threads)
             if json {
-                let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
-                print(String(decoding: try enc.encode(r), as: UTF8.self))
+                try printJSON(r)
             } else {
                 print(String(format: "grlhf %@ threads=%d  prefill %.0f tok/s  decode %.1f tok/s  group of %d %.1f tok/s (%.1fx)",
                              shape, r.threads, r.prefillTokensPerSecond, r.decodeTokensPerSecond, r.group, r.groupTokensPerSecond, r.groupSpeedup))
@@ -135,12 +134,18 @@ struct Bench: ParsableCommand {
         Runtime.blasThreads = blasThreads
         let r = TrainStepBenchmark.run(batch: batch, threads: threads, warmup: warmup, steps: steps)
         if json {
-            let enc = JSONEncoder(); enc.outputFormatting = .sortedKeys
-            print(String(decoding: try enc.encode(r), as: UTF8.self))
+            try printJSON(r)
         } else {
             print(String(format: "grlhf  threads=%d  %.1f ms/step  %.0f tokens/s  %.1f GFLOP/s (sgemm peak %.1f, %.0f%%)  loss %.3f → %.3f",
                          r.threads, r.msPerStep, r.tokensPerSecond, r.achievedGflops, r.sgemmPeakGflops,
                          100 * r.achievedGflops / r.sgemmPeakGflops, r.lossFirst, r.lossLast))
         }
     }
+}
+
+/// One JSON line with sorted keys, for the benchmark scripts.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
