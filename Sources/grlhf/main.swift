@@ -35,8 +35,9 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sample a reply from a model directory (config.json, model.safetensors, tokenizer.json).")
 
-    @Option(help: "Model directory.") var model: String
+    @Option(help: "Model directory (Llama, Qwen2 or grlhf's LLaVA-style multimodal).") var model: String
     @Option(help: "The user's message (wrapped in the ChatML template unless --raw).") var prompt: String
+    @Option(help: "A PNG image the message is about (multimodal models).") var image: String?
     @Flag(help: "Continue the prompt as plain text instead of answering it as a chat turn.") var raw = false
     @Option(help: "Tokens to generate at most.") var maxTokens: Int = 64
     @Option(help: "0 is greedy.") var temperature: Float = 0.7
@@ -48,7 +49,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         Runtime.setThreads(threads)
         let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, maxNewTokens: maxTokens, seed: seed)
-        let r = try TextGeneration.run(modelDirectory: model, prompt: prompt, chat: !raw, options: options)
+        let r = try TextGeneration.run(modelDirectory: model, prompt: prompt, imagePath: image, chat: !raw, options: options)
         print(r.text)
         FileHandle.standardError.write(Data("[\(r.promptTokens) prompt tokens, \(r.sequence.tokens.count) generated, finished by \(r.sequence.finishReason.rawValue)]\n".utf8))
     }
@@ -56,9 +57,9 @@ struct Generate: ParsableCommand {
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Describe a Hugging Face model directory (config.json + model.safetensors): its config and parameter count.")
+        abstract: "Describe a model directory (config.json + model.safetensors): its config and parameter count.")
 
-    @Argument(help: "A Llama/Qwen2 or ViT model directory.") var path: String
+    @Argument(help: "A Llama/Qwen2, ViT or multimodal (llava) model directory.") var path: String
 
     func run() throws {
         let configPath = path + "/config.json"
@@ -66,16 +67,25 @@ struct Info: ParsableCommand {
               let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw GRLHFError.io("\(configPath): cannot read a JSON object")
         }
+        func describe(_ c: VisionTransformer.Config) {
+            print("ViT: \(c.imageSize)px images, \(c.patchSize)px patches, \(c.numHiddenLayers) layers, width \(c.hiddenSize)")
+        }
+        func describe(_ c: DecoderLM.Config) {
+            print("\(c.modelType): \(c.numHiddenLayers) layers, width \(c.hiddenSize), \(c.numAttentionHeads) heads (\(c.numKeyValueHeads) key/value, size \(c.headDim)), MLP \(c.intermediateSize), vocabulary \(c.vocabSize), \(c.tieWordEmbeddings ? "tied" : "untied") head, RoPE base \(c.ropeTheta)")
+        }
         let model: Module
         if json["model_type"] as? String == "vit" {
             let vit = try VisionTransformer.load(directory: path)
-            print("ViT: \(vit.config.imageSize)px images, \(vit.config.patchSize)px patches, \(vit.config.numHiddenLayers) layers, width \(vit.config.hiddenSize)")
+            describe(vit.config)
             model = vit
         } else {
-            let lm = try DecoderLM.load(directory: path)
-            let c = lm.config
-            print("\(c.modelType): \(c.numHiddenLayers) layers, width \(c.hiddenSize), \(c.numAttentionHeads) heads (\(c.numKeyValueHeads) key/value, size \(c.headDim)), MLP \(c.intermediateSize), vocabulary \(c.vocabSize), \(c.tieWordEmbeddings ? "tied" : "untied") head, RoPE base \(c.ropeTheta)")
-            model = lm
+            let loaded = try loadModel(directory: path)
+            if let m = loaded as? MultimodalModel {
+                print("multimodal (llava): image token \(m.config.imageTokenIndex) expands to \(m.tokensPerImage) positions")
+                describe(m.config.vision)
+            }
+            describe(loaded.language.config)
+            model = loaded
         }
         print("parameters: \(model.parameterCount) in \(model.namedParameters().count) tensors")
     }
@@ -84,16 +94,29 @@ struct Info: ParsableCommand {
 struct InitModel: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init-model",
-        abstract: "Write a randomly initialized Llama/Qwen2 model (config.json + model.safetensors) from a Hugging Face config.json.")
+        abstract: "Write a randomly initialized model (config.json + model.safetensors) from a config.json: Llama/Qwen2, or multimodal (model_type llava).")
 
     @Option(help: "A config.json to read the architecture from.") var config: String
     @Option(help: "Output directory.") var out: String
     @Option var seed: UInt64 = 0
+    @Option(help: "A tokenizer.json to copy beside the weights.") var tokenizer: String?
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: config) else { throw GRLHFError.io("\(config): cannot read") }
-        let model = try DecoderLM(try JSONDecoder().decode(DecoderLM.Config.self, from: data), seed: seed)
+        guard let data = FileManager.default.contents(atPath: config),
+              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw GRLHFError.io("\(config): cannot read a JSON object")
+        }
+        let model: any CausalLM = json["model_type"] as? String == "llava"
+            ? try MultimodalModel(try JSONDecoder().decode(MultimodalModel.Config.self, from: data), seed: seed)
+            : try DecoderLM(try JSONDecoder().decode(DecoderLM.Config.self, from: data), seed: seed)
         try model.save(directory: out)
+        if let tokenizer {
+            let t = try Tokenizer.load(contentsOf: tokenizer)
+            guard t.vocabSize <= model.vocabSize else {
+                throw GRLHFError.invalidArgument("\(tokenizer) has \(t.vocabSize) tokens, the model's vocabulary \(model.vocabSize)")
+            }
+            try t.save(to: out + "/tokenizer.json")
+        }
         print("wrote \(out): \(model.parameterCount) parameters")
     }
 }

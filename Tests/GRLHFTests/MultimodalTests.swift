@@ -8,7 +8,7 @@ import Testing
                                                                  numAttentionHeads: 2, intermediateSize: 32), seed: 1)
         let lm = try DecoderLM(DecoderLM.Config(vocabSize: 32, hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 1,
                                                 numAttentionHeads: 2, numKeyValueHeads: 1), seed: 2)
-        return MultimodalModel(vision: vit, language: lm, imageTokenId: 31, seed: 3)
+        return try MultimodalModel(vision: vit, language: lm, imageTokenId: 31, seed: 3)
     }
 
     @Test func imageFeaturesTakeTheImageTokensPlaces() throws {
@@ -17,7 +17,7 @@ import Testing
         #expect(ids == [1, 2, 31, 31, 31, 31, 3] && m.tokensPerImage == 4)
         var rng = PCG32(seed: 5)
         let image = Tensor.uniform([1, 3, 8, 8], low: -1, high: 1, rng: &rng)
-        let embeds = withNoGrad { m.embeddings(ids, batch: 1, time: ids.count, images: image) }
+        let embeds = withNoGrad { m.inputEmbeddings(ids, batch: 1, time: ids.count, images: image) }
         let features = withNoGrad { m.imageFeatures(image) }                      // [1, 4, 16]
         let text = withNoGrad { m.language.embeddings([1, 2, 0, 0, 0, 0, 3], batch: 1, time: 7) }
         #expect(Array(embeds.scalars[(2 * 16)..<(6 * 16)]) == features.scalars)
@@ -40,6 +40,78 @@ import Testing
         // The CLS output is dropped by the projector, so the CLS token's gradient comes only
         // through attention — still nonzero; text-only input works without images.
         #expect(withNoGrad { m([1, 2, 3], batch: 1, time: 3, images: nil).shape } == [1, 3, 32])
+    }
+
+    @Test func checkpointRoundTripsThroughLoadModel() throws {
+        let m = try Self.tiny()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grlhf-mm-\(UInt32.random(in: 0 ... .max))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try m.save(directory: dir)
+        let back = try #require(try loadModel(directory: dir) as? MultimodalModel)
+        #expect(back.config == m.config && back.namedParameters().map(\.name) == m.namedParameters().map(\.name))
+        for ((name, a), (_, b)) in zip(m.namedParameters(), back.namedParameters()) { #expect(a.scalars == b.scalars, "\(name)") }
+        // A text-only directory still loads as a DecoderLM.
+        try m.language.save(directory: dir + "/lm")
+        #expect(try loadModel(directory: dir + "/lm") is DecoderLM)
+        // A bad image token index is refused with a message, not a trap.
+        var bad = m.config
+        bad.imageTokenIndex = 99
+        #expect(throws: GRLHFError.self) { _ = try MultimodalModel(bad) }
+    }
+
+    @Test func generationLogProbsMatchATrainingForwardWithTheImage() throws {
+        let m = try Self.tiny()
+        var rng = PCG32(seed: 8)
+        let image = Tensor.uniform([1, 3, 8, 8], low: -1, high: 1, rng: &rng)
+        let prompt: [Int32] = [1, 31, 4, 5]
+        let group = m.sampleGroup(prompt: prompt, images: image, count: 3, options: SamplingOptions(maxNewTokens: 5, seed: 4))
+        let expanded = m.expandImageTokens(prompt)
+        for s in group {
+            let ids = expanded + s.tokens
+            let logits = withNoGrad { m.logits(ids, batch: 1, time: ids.count, images: image) }
+            let lp = logits.logSoftmax()
+            for (t, token) in s.tokens.enumerated() {
+                let at = expanded.count - 1 + t
+                #expect(abs(lp.scalars[at * 32 + Int(token)] - s.logProbs[t]) <= 1e-4)
+            }
+        }
+        // The image matters: another image changes the continuation distribution.
+        let other = Tensor.uniform([1, 3, 8, 8], low: -1, high: 1, rng: &rng)
+        let a = withNoGrad { m.logits(expanded, batch: 1, time: expanded.count, images: image) }.scalars.suffix(32)
+        let b = withNoGrad { m.logits(expanded, batch: 1, time: expanded.count, images: other) }.scalars.suffix(32)
+        #expect(a != b)
+    }
+
+    /// What `grlhf generate --model DIR --image PNG` runs: a saved multimodal model, its
+    /// tokenizer with an `<image>` token, and a PNG file.
+    @Test func textGenerationReadsAPNG() throws {
+        let tokenizer = BPETrainer.train(corpus: ["what color is the circle?", "the circle is red.", "a blue square"],
+                                         vocabSize: 300, specialTokens: ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>"])
+        let imageToken = try #require(tokenizer.id(for: "<image>"))
+        let config = MultimodalModel.Config(
+            text: DecoderLM.Config(vocabSize: tokenizer.vocabSize, hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 1, numAttentionHeads: 2),
+            vision: VisionTransformer.Config(imageSize: 8, patchSize: 4, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32),
+            imageTokenIndex: imageToken)
+        let model = try MultimodalModel(config, seed: 5)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grlhf-mmgen-\(UInt32.random(in: 0 ... .max))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try model.save(directory: dir)
+        try tokenizer.save(to: dir + "/tokenizer.json")
+        let png = dir + "/circle.png"
+        try PNG.write(PNG.Image(width: 12, height: 10, channels: 3, pixels: (0..<360).map { UInt8(($0 * 37) % 256) }), to: png)
+        let options = SamplingOptions(temperature: 0, maxNewTokens: 5)
+        let r = try TextGeneration.run(modelDirectory: dir, prompt: "what color is the circle?", imagePath: png, options: options)
+        let ids = tokenizer.encode(ChatTemplate.chatML(messages: [("user", "<image>\nwhat color is the circle?")], addGenerationPrompt: true))
+        #expect(r.promptTokens == ids.count - 1 + model.tokensPerImage)
+        var o = options
+        o.stopTokens = Set(["<|im_end|>", "<|endoftext|>"].compactMap { tokenizer.id(for: $0) })
+        #expect(r.sequence == model.generate(prompt: ids, images: try model.pixels(pngAt: png), options: o))
+        // A text-only prompt to the same model, and an image to a text-only model.
+        _ = try TextGeneration.run(modelDirectory: dir, prompt: "hi", options: options)
+        try model.language.save(directory: dir + "/lm")
+        try tokenizer.save(to: dir + "/lm/tokenizer.json")
+        #expect(throws: GRLHFError.self) { _ = try TextGeneration.run(modelDirectory: dir + "/lm", prompt: "hi", imagePath: png, options: options) }
+        #expect(throws: GRLHFError.self) { _ = try TextGeneration.run(modelDirectory: dir, prompt: "hi", imagePath: dir + "/missing.png", options: options) }
     }
 
     @Test func preprocessorResizesLikeTorchvisionAndNormalizes() throws {

@@ -69,21 +69,22 @@ enum Sampler {
     }
 }
 
-extension DecoderLM {
-    /// Samples `count` continuations of one prompt. The prompt is prefilled once; its cache is
-    /// copied to every member of the group, which then decode together, one batched forward per
-    /// token. Members that stop early ride along until the last one finishes.
-    public func sampleGroup(prompt: [Int32], count: Int, options o: SamplingOptions) -> [GeneratedSequence] {
+extension CausalLM {
+    /// Samples `count` continuations of one prompt (ids with one placeholder per image, and the
+    /// images [I, C, S, S]). The prompt is prefilled once; its cache is copied to every member of
+    /// the group, which then decode together, one batched forward per token. Members that stop
+    /// early ride along until the last one finishes.
+    public func sampleGroup(prompt: [Int32], images: Tensor? = nil, count: Int, options o: SamplingOptions) -> [GeneratedSequence] {
         require(!prompt.isEmpty && count > 0 && o.maxNewTokens >= 0, "sampleGroup: empty prompt or group")
-        require(prompt.allSatisfy { $0 >= 0 && Int($0) < config.vocabSize }, "sampleGroup: token outside the vocabulary")
-        let v = config.vocabSize
+        require(prompt.allSatisfy { $0 >= 0 && Int($0) < vocabSize }, "sampleGroup: token outside the vocabulary")
+        let v = vocabSize, lm = language, ids = expandImageTokens(prompt)
         return withNoGrad {
             // Prefill: only the last position's logits are needed.
-            let prefill = makeCache(batch: 1, capacity: prompt.count)
-            let hidden = hiddenStates(embeddings(prompt, batch: 1, time: prompt.count), cache: prefill)
-            prefill.length = prompt.count
-            let promptLogits = logits(hidden.slice(axis: 1, (prompt.count - 1)..<prompt.count))  // [1, 1, V]
-            let cache = prefill.repeated(count, capacity: prompt.count + max(o.maxNewTokens, 1))
+            let prefill = lm.makeCache(batch: 1, capacity: ids.count)
+            let hidden = lm.hiddenStates(inputEmbeddings(ids, batch: 1, time: ids.count, images: images), cache: prefill)
+            prefill.length = ids.count
+            let promptLogits = lm.logits(hidden.slice(axis: 1, (ids.count - 1)..<ids.count))      // [1, 1, V]
+            let cache = prefill.repeated(count, capacity: ids.count + max(o.maxNewTokens, 1))
             var rngs = (0..<count).map { PCG32(seed: o.seed, stream: UInt64($0)) }
             var out = (0..<count).map { _ in GeneratedSequence(tokens: [], logProbs: [], finishReason: .length) }
             var done = [Bool](repeating: false, count: count)
@@ -103,7 +104,7 @@ extension DecoderLM {
                     if o.stopTokens.contains(token) { done[i] = true; out[i].finishReason = .stop }
                 }
                 if step + 1 == o.maxNewTokens || !done.contains(false) { break }
-                logits = self(next, cache: cache)                                             // [G, 1, V]
+                logits = lm(next, cache: cache)                                               // [G, 1, V]
                 row = { i in logits.data + i * v }
             }
             return out
@@ -111,7 +112,7 @@ extension DecoderLM {
     }
 
     /// One continuation of `prompt` (a group of one).
-    public func generate(prompt: [Int32], options: SamplingOptions) -> GeneratedSequence {
-        sampleGroup(prompt: prompt, count: 1, options: options)[0]
+    public func generate(prompt: [Int32], images: Tensor? = nil, options: SamplingOptions) -> GeneratedSequence {
+        sampleGroup(prompt: prompt, images: images, count: 1, options: options)[0]
     }
 }

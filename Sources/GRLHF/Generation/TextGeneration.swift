@@ -1,28 +1,48 @@
 import Foundation
 
-/// Text in, text out: a model directory (config.json, model.safetensors, tokenizer.json), a
-/// prompt rendered with the ChatML template unless `chat` is false, and sampling options. What
-/// `grlhf generate` runs.
+/// Text (and an image) in, text out: a model directory (config.json, model.safetensors,
+/// tokenizer.json), a prompt rendered with the ChatML template unless `chat` is false, and
+/// sampling options. What `grlhf generate` runs.
 public enum TextGeneration {
     public struct Result {
         public var text: String
         public var sequence: GeneratedSequence
+        /// Prompt positions, image tokens expanded.
         public var promptTokens: Int
     }
 
-    public static func run(modelDirectory: String, prompt: String, chat: Bool = true, options: SamplingOptions) throws -> Result {
-        let model = try DecoderLM.load(directory: modelDirectory)
+    /// With `imagePath` (a PNG), the model must be multimodal; the image's placeholder token goes
+    /// on its own line before the prompt, as LLaVA's templates put it.
+    public static func run(modelDirectory: String, prompt: String, imagePath: String? = nil, chat: Bool = true,
+                           options: SamplingOptions) throws -> Result {
+        let model = try loadModel(directory: modelDirectory)
         let tokenizer = try Tokenizer.load(contentsOf: modelDirectory + "/tokenizer.json")
-        guard tokenizer.vocabSize <= model.config.vocabSize else {
-            throw GRLHFError.invalidArgument("tokenizer has \(tokenizer.vocabSize) tokens, the model \(model.config.vocabSize)")
+        guard tokenizer.vocabSize <= model.vocabSize else {
+            throw GRLHFError.invalidArgument("tokenizer has \(tokenizer.vocabSize) tokens, the model \(model.vocabSize)")
         }
-        let text = chat ? ChatTemplate.chatML(messages: [("user", prompt)], addGenerationPrompt: true) : prompt
+        var message = prompt, images: Tensor?
+        if let imagePath {
+            guard let multimodal = model as? MultimodalModel else {
+                throw GRLHFError.invalidArgument("\(modelDirectory) is a text-only model; it cannot read --image")
+            }
+            guard let placeholder = tokenizer.token(for: multimodal.config.imageTokenIndex) else {
+                throw GRLHFError.invalidArgument("the tokenizer has no token for image_token_index \(multimodal.config.imageTokenIndex)")
+            }
+            images = try multimodal.pixels(pngAt: imagePath)
+            message = placeholder + "\n" + prompt
+        }
+        let text = chat ? ChatTemplate.chatML(messages: [("user", message)], addGenerationPrompt: true) : message
         let ids = tokenizer.encode(text)
         guard !ids.isEmpty else { throw GRLHFError.invalidArgument("the prompt encodes to no tokens") }
+        let placeholders = ids.filter { $0 == model.imageTokenId }.count
+        guard placeholders == (images == nil ? 0 : 1) else {
+            throw GRLHFError.invalidArgument("the prompt holds \(placeholders) image placeholders for \(images == nil ? 0 : 1) images")
+        }
         var o = options
         // A chat turn ends at <|im_end|>; a plain continuation at the end-of-text token, if any.
         for stop in ["<|im_end|>", "<|endoftext|>"] { if let id = tokenizer.id(for: stop) { o.stopTokens.insert(id) } }
-        let out = model.generate(prompt: ids, options: o)
-        return Result(text: tokenizer.decode(out.tokens, skipSpecialTokens: true), sequence: out, promptTokens: ids.count)
+        let out = model.generate(prompt: ids, images: images, options: o)
+        return Result(text: tokenizer.decode(out.tokens, skipSpecialTokens: true), sequence: out,
+                      promptTokens: model.expandImageTokens(ids).count)
     }
 }

@@ -20,4 +20,15 @@ enum ModelDirectory {
             .filter { !ignoring($0) }
         guard unused.isEmpty else { throw GRLHFError.invalidFormat("\(path): unexpected tensors \(unused.prefix(5))") }
     }
+
+    /// Writes `config.json` and `model.safetensors` (every parameter of `module` by name) into
+    /// `directory`, each file atomically.
+    static func save<C: Encodable>(_ directory: String, config: C, module: Module) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = try encoder.encode(config)
+        try AtomicFile.write(to: directory + "/config.json") { write in try json.withUnsafeBytes { try write($0) } }
+        try Safetensors.write(module.namedParameters(), to: directory + "/model.safetensors", metadata: ["format": "pt"])
+    }
 }

@@ -201,12 +201,7 @@ public final class DecoderLM: Module {
 
     /// Writes `config.json` and `model.safetensors` (Hugging Face layout) into `directory`.
     public func save(directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let json = try encoder.encode(config)
-        try AtomicFile.write(to: directory + "/config.json") { write in try json.withUnsafeBytes { try write($0) } }
-        try Safetensors.write(namedParameters(), to: directory + "/model.safetensors", metadata: ["format": "pt"])
+        try ModelDirectory.save(directory, config: config, module: self)
     }
 
     /// Logits [B, T, V] for token ids [B·T], row by row, at positions 0..<T.
