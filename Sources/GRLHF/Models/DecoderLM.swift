@@ -246,8 +246,9 @@ public final class DecoderLM: Module {
     }
 
     /// Next-token logits [B, T, V] of hidden states [B, T, H] (tied head: the embedding matrix).
+    /// An untied head goes through its `Linear`, so a LoRA adapter on lm_head applies.
     public func logits(_ hidden: Tensor) -> Tensor {
-        Tensor.linear(hidden, weight: head?.weight ?? embed.weight, bias: nil)
+        head.map { $0(hidden) } ?? Tensor.linear(hidden, weight: embed.weight, bias: nil)
     }
 
     /// Next-token cross-entropy as Hugging Face computes it with `labels = input_ids`: position t

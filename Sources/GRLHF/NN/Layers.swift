@@ -2,6 +2,8 @@
 public final class Linear: Module {
     public let weight: Tensor
     public let bias: Tensor?
+    /// A low-rank update added to the output (set by `LoRA.attach`).
+    public internal(set) var adapter: LoRAAdapter?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, std: Float = 0.02, rng: inout PCG32) {
         weight = Tensor.randn([outFeatures, inFeatures], std: std, rng: &rng)
@@ -12,7 +14,13 @@ public final class Linear: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        Tensor.linear(x, weight: weight, bias: bias)
+        let y = Tensor.linear(x, weight: weight, bias: bias)
+        guard let adapter else { return y }
+        return y + adapter(x)
+    }
+
+    override public var attachedParameters: [(name: String, tensor: Tensor)] {
+        adapter.map { [("lora_A.weight", $0.a), ("lora_B.weight", $0.b)] } ?? []
     }
 }
 

@@ -30,7 +30,24 @@ open class Module {
     public var parameters: [Tensor] { namedParameters().map(\.tensor) }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
-    public func zeroGrad() { for p in parameters { p.grad = nil } }
+    /// Tensors a subclass carries beside its parameters (a `Linear`'s LoRA adapter): trained
+    /// with them, but not part of `namedParameters`, so checkpoints stay plain base weights.
+    open var attachedParameters: [(name: String, tensor: Tensor)] { [] }
+
+    /// Parameters and attached tensors with dotted names, depth-first in registration order.
+    func namedTensors(prefix: String = "") -> [(name: String, tensor: Tensor)] {
+        (ownParameters + attachedParameters).map { (prefix + $0.name, $0.tensor) }
+            + children.flatMap { $0.module.namedTensors(prefix: prefix + $0.name + ".") }
+    }
+
+    /// What an optimizer updates: every parameter and attached tensor with `requiresGrad`, in a
+    /// fixed order (a tensor shared by two modules appears once, under its first name).
+    public func trainableParameters() -> [(name: String, tensor: Tensor)] {
+        var seen = Set<ObjectIdentifier>()
+        return namedTensors().filter { $0.tensor.requiresGrad && seen.insert(ObjectIdentifier($0.tensor)).inserted }
+    }
+
+    public func zeroGrad() { for (_, t) in namedTensors() { t.grad = nil } }
 
     /// Freezes or unfreezes every parameter.
     public func setTrainable(_ on: Bool) { for p in parameters { p.requiresGrad = on } }
