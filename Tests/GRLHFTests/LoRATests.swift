@@ -64,6 +64,7 @@ import Testing
         let trainable = m.trainableParameters()
         #expect(trainable.map(\.name) == lora.adapters.flatMap { ["\($0.path).lora_A.weight", "\($0.path).lora_B.weight"] })
         #expect(m.namedParameters().map(\.name) == before.map(\.0))  // adapters are not model parameters
+        #expect(try m.load(m.stateDict()).isEmpty)                  // so base checkpoints load as before
         let optimizer = AdamW(parameters: trainable.map(\.tensor), learningRate: 1e-2)
         m.causalLMLoss(Self.ids, batch: 2, time: 4).backward()
         #expect(m.namedParameters().allSatisfy { $0.tensor.grad == nil })
