@@ -102,13 +102,7 @@ struct InitModel: ParsableCommand {
     @Option(help: "A tokenizer.json to copy beside the weights.") var tokenizer: String?
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: config),
-              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw GRLHFError.io("\(config): cannot read a JSON object")
-        }
-        let model: any CausalLM = json["model_type"] as? String == "llava"
-            ? try MultimodalModel(try JSONDecoder().decode(MultimodalModel.Config.self, from: data), seed: seed)
-            : try DecoderLM(try JSONDecoder().decode(DecoderLM.Config.self, from: data), seed: seed)
+        let model = try initModel(configFile: config, seed: seed)
         try model.save(directory: out)
         if let tokenizer {
             let t = try Tokenizer.load(contentsOf: tokenizer)

@@ -4,7 +4,11 @@ import Foundation
 enum ModelDirectory {
     /// The decoded `config.json`; engine errors pass through, anything else is a format error.
     static func config<C: Decodable>(_ directory: String, as type: C.Type) throws -> C {
-        let path = URL(fileURLWithPath: directory).appendingPathComponent("config.json").path
+        try decode(URL(fileURLWithPath: directory).appendingPathComponent("config.json").path, as: type)
+    }
+
+    /// A decoded JSON file, with the errors of `config`.
+    static func decode<C: Decodable>(_ path: String, as type: C.Type) throws -> C {
         guard let data = FileManager.default.contents(atPath: path) else { throw GRLHFError.io("\(path): cannot read") }
         do { return try JSONDecoder().decode(C.self, from: data) } catch let e as GRLHFError { throw e } catch {
             throw GRLHFError.invalidFormat("\(path): \(error)")
@@ -24,7 +28,9 @@ enum ModelDirectory {
     /// Writes `config.json` and `model.safetensors` (every parameter of `module` by name) into
     /// `directory`, each file atomically.
     static func save<C: Encodable>(_ directory: String, config: C, module: Module) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw GRLHFError.io("\(directory): cannot create the directory (\(error.localizedDescription))")
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = try encoder.encode(config)

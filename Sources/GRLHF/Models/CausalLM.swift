@@ -51,14 +51,24 @@ extension DecoderLM: CausalLM {
     }
 }
 
+/// The `model_type` of a config.json, which decides the model class.
+private struct ModelKind: Decodable {
+    var modelType: String?
+    var isMultimodal: Bool { modelType == MultimodalModel.Config.modelType }
+    enum CodingKeys: String, CodingKey { case modelType = "model_type" }
+}
+
 /// Loads a model directory: `model_type` "llava" gives a `MultimodalModel`, "llama" and
 /// "qwen2" a `DecoderLM`.
 public func loadModel(directory: String) throws -> any CausalLM {
-    struct Kind: Decodable {
-        var modelType: String?
-        enum CodingKeys: String, CodingKey { case modelType = "model_type" }
-    }
-    let kind = try ModelDirectory.config(directory, as: Kind.self)
-    return kind.modelType == MultimodalModel.Config.modelType
+    try ModelDirectory.config(directory, as: ModelKind.self).isMultimodal
         ? try MultimodalModel.load(directory: directory) : try DecoderLM.load(directory: directory)
+}
+
+/// A randomly initialized model from a config.json file, of the kinds `loadModel` reads (what
+/// `grlhf init-model` and `grlhf_model_init` build).
+public func initModel(configFile path: String, seed: UInt64 = 0) throws -> any CausalLM {
+    try ModelDirectory.decode(path, as: ModelKind.self).isMultimodal
+        ? try MultimodalModel(try ModelDirectory.decode(path, as: MultimodalModel.Config.self), seed: seed)
+        : try DecoderLM(try ModelDirectory.decode(path, as: DecoderLM.Config.self), seed: seed)
 }
