@@ -43,7 +43,7 @@ extern "C" {
 #define GRLHF_VERSION_MINOR 1
 #define GRLHF_VERSION_PATCH 0
 /** Changes whenever a declaration in this header changes incompatibly. */
-#define GRLHF_ABI_VERSION 1
+#define GRLHF_ABI_VERSION 2
 
 /**
  * The library's semantic version, e.g. "0.1.0".
@@ -257,7 +257,7 @@ grlhf_status grlhf_safetensors_load(const char *path, grlhf_tensor_set **out);
 grlhf_status grlhf_safetensors_save(const char *path, const grlhf_tensor_set *set);
 
 /* ------------------------------------------------------------------------ */
-/* Language models, tokenizers and generation                                */
+/* Language and vision-language models, tokenizers and generation            */
 /* ------------------------------------------------------------------------ */
 
 /*
@@ -266,13 +266,23 @@ grlhf_status grlhf_safetensors_save(const char *path, const grlhf_tensor_set *se
  * (they share the model's weights and its RoPE table cache; computing from
  * several threads on one model handle is NOT promised, even though both run
  * without recording gradients). Different model handles may compute on
- * different threads at once. grlhf_model_vocab_size may be called from any
- * thread. A grlhf_tokenizer is immutable apart from an internal locked cache:
- * one handle may encode and decode from many threads at once. A
- * grlhf_generation is immutable: any thread may read it.
+ * different threads at once. The const-model functions (grlhf_model_vocab_size,
+ * grlhf_model_image_info, grlhf_model_save, grlhf_image_load) only read the
+ * weights and may be called from any thread. A grlhf_tokenizer is immutable
+ * apart from an internal locked cache: one handle may encode and decode from
+ * many threads at once. A grlhf_generation is immutable: any thread may read it.
+ *
+ * Images: a multimodal model (model_type "llava": a ViT, a projector and a
+ * Llama/Qwen2 decoder) reads token ids in which each image is ONE placeholder
+ * id, image_token_id (what the tokenizer's "<image>" token encodes to). The
+ * model widens each placeholder to tokens_per_image positions that hold the
+ * image's features. The images of a call are one tensor [I, 3, S, S] (S =
+ * image_size; from grlhf_image_load, or preprocessed by the caller), image i
+ * belonging to the i-th placeholder; I must equal the number of placeholders.
+ * (3 is the vision config's num_channels, which grlhf_image_load requires.)
  */
 
-/** A decoder-only language model (Llama / Qwen2 architecture). */
+/** A causal language model: text-only (Llama / Qwen2) or multimodal (LLaVA-style). */
 typedef struct grlhf_model grlhf_model;
 /** A byte-level BPE tokenizer read from a Hugging Face tokenizer.json. */
 typedef struct grlhf_tokenizer grlhf_tokenizer;
@@ -285,15 +295,42 @@ typedef struct grlhf_generation grlhf_generation;
 #define GRLHF_FINISH_LENGTH 1
 
 /**
- * Loads a Hugging Face model directory (config.json + model.safetensors,
- * Llama or Qwen2 architecture) into *out; free it with grlhf_model_free.
- * Loads OpenBLAS if no earlier call has.
+ * Loads a model directory (config.json + model.safetensors) into *out; free it
+ * with grlhf_model_free. config.json's model_type chooses the model: "llama"
+ * or "qwen2" (a Hugging Face checkpoint) or "llava" (a multimodal directory as
+ * grlhf_model_save and `grlhf init-model` write it). Loads OpenBLAS if no
+ * earlier call has.
  * Returns GRLHF_ERR_IO (a file cannot be read), GRLHF_ERR_INVALID_FORMAT
  * (bad config or weights), GRLHF_ERR_UNSUPPORTED (an unsupported architecture
- * or option; OpenBLAS cannot be loaded) or GRLHF_ERR_INVALID_ARGUMENT (NULL or
- * non-UTF-8 dir, NULL out).
+ * or option; OpenBLAS cannot be loaded), GRLHF_ERR_OUT_OF_MEMORY (the config's
+ * parameters above the tensor limit) or GRLHF_ERR_INVALID_ARGUMENT (NULL or
+ * non-UTF-8 dir, NULL out, inconsistent sizes in the config).
  */
 grlhf_status grlhf_model_load(const char *dir, grlhf_model **out);
+
+/**
+ * Creates a randomly initialized model from a config.json file (any
+ * model_type grlhf_model_load reads) into *out; free it with grlhf_model_free.
+ * The same config_json_path and seed give the same weights.
+ * Loads OpenBLAS if no earlier call has.
+ * Returns GRLHF_ERR_IO (the file cannot be read), GRLHF_ERR_INVALID_FORMAT
+ * (not JSON, or a size missing), GRLHF_ERR_UNSUPPORTED (an unsupported
+ * model_type or option; OpenBLAS cannot be loaded), GRLHF_ERR_OUT_OF_MEMORY
+ * (the config's parameters above the tensor limit) or
+ * GRLHF_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 path, NULL out, inconsistent
+ * sizes such as a hidden size the heads do not divide).
+ */
+grlhf_status grlhf_model_init(const char *config_json_path, uint64_t seed, grlhf_model **out);
+
+/**
+ * Writes the model as a directory that grlhf_model_load reads: config.json and
+ * model.safetensors (float32), each replaced atomically; dir is created (with
+ * its parents) if missing.
+ * Returns GRLHF_ERR_IO (the directory or a file cannot be written),
+ * GRLHF_ERR_MISUSE (bad model handle) or GRLHF_ERR_INVALID_ARGUMENT (NULL or
+ * non-UTF-8 dir).
+ */
+grlhf_status grlhf_model_save(const grlhf_model *model, const char *dir);
 
 /**
  * Releases a model. NULL is a no-op; a freed, foreign or wrong-type handle is
@@ -305,22 +342,58 @@ void grlhf_model_free(grlhf_model *model);
 grlhf_status grlhf_model_vocab_size(const grlhf_model *model, int64_t *out);
 
 /**
+ * Describes the model's image input: *image_token_id receives the placeholder
+ * id of one image, *tokens_per_image the positions an image occupies once
+ * widened, *image_size the side S of the [I, 3, S, S] images it reads. A
+ * text-only model gives -1, 0 and 0. All three pointers must be non-NULL;
+ * on failure they receive -1, 0 and 0 (where non-NULL).
+ */
+grlhf_status grlhf_model_image_info(const grlhf_model *model, int32_t *image_token_id,
+                                    int64_t *tokens_per_image, int64_t *image_size);
+
+/**
+ * Reads a PNG file (any bit depth and colour type; gray becomes RGB, alpha is
+ * dropped) and preprocesses it as the model expects (bilinear resize to S x S,
+ * per-channel normalization from config.json) into a new tensor [1, 3, S, S]
+ * in *out; free it with grlhf_tensor_free. Several images for one call are
+ * concatenated along the first axis by the caller.
+ * Returns GRLHF_ERR_IO (the file cannot be read), GRLHF_ERR_INVALID_FORMAT
+ * (not a valid PNG), GRLHF_ERR_OUT_OF_MEMORY (more than 2^26 pixels),
+ * GRLHF_ERR_INVALID_ARGUMENT (a text-only model; NULL or non-UTF-8 png_path;
+ * NULL out), GRLHF_ERR_UNSUPPORTED (a config whose vision tower does not read
+ * 3 x S x S images) or GRLHF_ERR_MISUSE (bad model handle).
+ */
+grlhf_status grlhf_image_load(const grlhf_model *model, const char *png_path, grlhf_tensor **out);
+
+/**
  * Log-probabilities of given tokens under the model (temperature 1, no
- * truncation): out[t] = log pi(ids[t+1] | ids[0..t]) for t in 0..n-2, from one
- * forward pass over ids at positions 0..n-1.
+ * truncation): out[t] = log pi(ids[t+1] | ids[0..t], images) for t in 0..n-2,
+ * from one forward pass over the ids with every image placeholder widened to
+ * tokens_per_image positions (the images' features).
  *
- * ids:      n token ids, each in 0..vocab_size-1; n in 1..2^20.
- * out:      receives n-1 floats; may be NULL only when n is 1.
+ * ids:      n token ids, each in 0..vocab_size-1, with one image_token_id per
+ *           image (not widened); n in 1..2^20, and at most 2^20 positions once
+ *           widened. Every image_token_id in ids is read as an image.
+ * images:   [I, 3, S, S] with I = the number of image_token_id in ids (see
+ *           the section comment), or NULL when ids hold none (a multimodal
+ *           model also takes an empty [0, 3, S, S] then).
+ * out:      receives n-1 floats; may be NULL only when n is 1. out[t] is 0
+ *           where ids[t+1] is an image placeholder (image positions are
+ *           inputs, not predictions).
  * capacity: the length of out; capacity < n-1 gives GRLHF_ERR_INVALID_ARGUMENT.
  *
- * Returns GRLHF_ERR_MISUSE (bad model handle), GRLHF_ERR_INVALID_ARGUMENT (bad
- * pointer, length, id or capacity), GRLHF_ERR_OUT_OF_MEMORY (the logits or
- * attention scores of n tokens above the tensor limit) or
- * GRLHF_ERR_UNSUPPORTED (no OpenBLAS). On failure out is left unspecified.
- * One thread at a time per model handle.
+ * For the tokens of a grlhf_generate_group result, pass its prompt followed by
+ * the tokens with the same images: out[n_prompt-1+t] is its logprobs[t].
+ *
+ * Returns GRLHF_ERR_MISUSE (bad model or images handle),
+ * GRLHF_ERR_INVALID_ARGUMENT (bad pointer, length, id or capacity; images
+ * whose count or shape does not match the placeholders, or images for a
+ * text-only model), GRLHF_ERR_OUT_OF_MEMORY (the logits or attention scores
+ * above the tensor limit) or GRLHF_ERR_UNSUPPORTED (no OpenBLAS). On failure
+ * out is left unspecified. One thread at a time per model handle.
  */
-grlhf_status grlhf_model_logprobs(grlhf_model *model, const int32_t *ids, int64_t n, float *out,
-                                  int64_t capacity);
+grlhf_status grlhf_model_logprobs(grlhf_model *model, const int32_t *ids, int64_t n,
+                                  const grlhf_tensor *images, float *out, int64_t capacity);
 
 /**
  * Loads a Hugging Face tokenizer.json (byte-level BPE: GPT-2, Llama-3, Qwen2,
@@ -409,21 +482,34 @@ grlhf_status grlhf_sampling_params_default(grlhf_sampling_params *out);
 /**
  * Samples group continuations of one prompt into a new result in *out; free
  * it with grlhf_generation_free. The prompt is prefilled once and the group
- * decodes together; sequence i depends only on (prompt, params, i).
+ * decodes together; sequence i depends only on (prompt, images, params, i).
  *
- * prompt:   n_prompt token ids, each in 0..vocab_size-1; n_prompt in 1..2^20.
+ * prompt:   n_prompt token ids, each in 0..vocab_size-1, with one
+ *           image_token_id per image (not widened); n_prompt in 1..2^20, and
+ *           at most 2^20 positions once widened.
+ * images:   [I, 3, S, S] with I = the number of image_token_id in the prompt
+ *           (see the section comment), or NULL when the prompt holds none (a
+ *           multimodal model also takes an empty [0, 3, S, S] then).
+ *           Read during the call only.
  * group:    number of sequences, 1..1024.
  * params:   NULL for the defaults.
  *
- * Returns GRLHF_ERR_MISUSE (bad model handle), GRLHF_ERR_INVALID_ARGUMENT (NULL
- * prompt or out, bad length, id, group or params, struct_size too small),
+ * Tokens are sampled from the whole vocabulary, image_token_id included; the
+ * decoder reads a generated one as an ordinary token, but grlhf_model_logprobs
+ * reads every image_token_id as an image, so it cannot re-score such a
+ * sequence. Put image_token_id in stop_tokens and drop it to avoid that.
+ *
+ * Returns GRLHF_ERR_MISUSE (bad model or images handle),
+ * GRLHF_ERR_INVALID_ARGUMENT (NULL prompt or out, bad length, id, group or
+ * params, struct_size too small; images whose count or shape does not match
+ * the placeholders, or images for a text-only model),
  * GRLHF_ERR_OUT_OF_MEMORY (the prompt's attention scores or the group's KV
  * cache above the tensor limit) or GRLHF_ERR_UNSUPPORTED (no OpenBLAS).
  * One thread at a time per model handle.
  */
 grlhf_status grlhf_generate_group(grlhf_model *model, const int32_t *prompt, int64_t n_prompt,
-                                  int64_t group, const grlhf_sampling_params *params,
-                                  grlhf_generation **out);
+                                  const grlhf_tensor *images, int64_t group,
+                                  const grlhf_sampling_params *params, grlhf_generation **out);
 
 /** Writes the number of sequences (the group size) into *out. */
 grlhf_status grlhf_generation_count(const grlhf_generation *generation, int64_t *out);

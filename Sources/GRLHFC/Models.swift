@@ -1,14 +1,18 @@
 import Foundation
 import GRLHF
 
-// grlhf_model, grlhf_tokenizer and grlhf_generation: decoder LMs, tokenizers, group sampling
-// and log-probs. The engine traps on bad ids, counts and options, so everything is checked here.
+// grlhf_model, grlhf_tokenizer and grlhf_generation: text-only and multimodal models,
+// tokenizers, group sampling and log-probs. The engine traps on bad ids, counts, shapes and
+// options, so everything is checked here.
 
-/// A loaded decoder LM. One thread at a time per handle computes with it.
+/// A loaded model (a `DecoderLM` or a `MultimodalModel`). One thread at a time per handle
+/// computes with it.
 final class ModelBox {
-    let model: DecoderLM
-    init(_ model: DecoderLM) { self.model = model }
-    var vocab: Int { model.config.vocabSize }
+    let model: any CausalLM
+    init(_ model: any CausalLM) { self.model = model }
+    var vocab: Int { model.vocabSize }
+    /// The model as a vision-language model, nil when it is text-only.
+    var multimodal: MultimodalModel? { model as? MultimodalModel }
 }
 
 /// Generated sequences with stable buffers, so `grlhf_generation_tokens` can lend pointers.
@@ -86,19 +90,105 @@ func writeString(_ s: String, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: I
     buf[bytes.count] = 0
 }
 
-/// Refuses a forward over `time` positions whose logits [T, V] or attention scores
-/// [heads, T, T] would exceed the tensor limit (an allocation failure aborts the process).
-func checkForwardSize(_ box: ModelBox, time: Int) throws {
-    let c = box.model.config
-    for (what, factors) in [("logits", [time, c.vocabSize]), ("attention scores", [c.numAttentionHeads, time, time])] {
-        var cells = 1
-        for f in factors {
-            let (product, overflow) = cells.multipliedReportingOverflow(by: f)
-            cells = overflow ? Int.max : product
-        }
-        guard cells <= Tensor.maxBytes / 4 else {
-            throw Failure(.outOfMemory, "\(time) tokens need \(what) above the tensor limit")
-        }
+/// The product of `factors`, Int.max when it overflows.
+func saturatingProduct(_ factors: [Int]) -> Int {
+    var cells = 1
+    for f in factors {
+        let (product, overflow) = cells.multipliedReportingOverflow(by: f)
+        cells = overflow ? Int.max : product
+    }
+    return cells
+}
+
+/// Refuses a forward over `time` (expanded) positions with `images` images whose logits [T, V],
+/// attention scores [heads, T, T] or vision-tower activations would exceed the tensor limit
+/// (an allocation failure aborts the process).
+func checkForwardSize(_ box: ModelBox, time: Int, images: Int = 0) throws {
+    let c = box.model.language.config
+    var buffers = [("logits", [time, c.vocabSize]), ("attention scores", [c.numAttentionHeads, time, time])]
+    if let v = box.multimodal?.config.vision, images > 0 {
+        let positions = box.model.tokensPerImage + 1  // patches and CLS
+        buffers += [("vision attention scores", [images, v.numAttentionHeads, positions, positions]),
+                    ("vision activations", [images, positions, max(v.hiddenSize, v.intermediateSize)])]
+    }
+    for (what, factors) in buffers where saturatingProduct(factors) > Tensor.maxBytes / 4 {
+        throw Failure(.outOfMemory, "\(time) positions\(images > 0 ? " and \(images) images" : "") need \(what) above the tensor limit")
+    }
+}
+
+/// Positions `ids` occupy once each image placeholder is widened, refused above
+/// maxSequenceTokens (computed before `expandImageTokens` allocates them).
+func expandedLength(_ box: ModelBox, _ ids: [Int32]) throws -> Int {
+    guard let placeholder = box.model.imageTokenId else { return ids.count }
+    let images = ids.lazy.filter { $0 == placeholder }.count
+    let (length, overflow) = (ids.count - images).addingReportingOverflow(saturatingProduct([images, box.model.tokensPerImage]))
+    guard !overflow, length <= maxSequenceTokens else {
+        throw Failure.invalidArgument("\(ids.count) ids with \(images) images expand to \(length) positions, above \(maxSequenceTokens)")
+    }
+    return length
+}
+
+/// The `images` argument of a call on `ids`: NULL when the ids hold no image placeholder,
+/// else a tensor [I, C, S, S] with one image per placeholder, C and S those the vision tower
+/// reads. Returns nil for no images.
+func imageBatch(_ handle: OpaquePointer?, for box: ModelBox, ids: [Int32], what: String) throws -> Tensor? {
+    let placeholders = box.model.imageTokenId.map { id in ids.lazy.filter { $0 == id }.count } ?? 0
+    let holds = "\(placeholders) image placeholder\(placeholders == 1 ? "" : "s") (id \(box.model.imageTokenId ?? -1)) in \(what)"
+    guard let handle else {
+        guard placeholders == 0 else { throw Failure.invalidArgument("\(holds) but images is NULL") }
+        return nil
+    }
+    let images = try tensor(handle)
+    guard let m = box.multimodal else {
+        throw Failure.invalidArgument("the model is text-only; images must be NULL")
+    }
+    let v = m.config.vision
+    let expected = [placeholders, v.numChannels, v.imageSize, v.imageSize]
+    guard images.shape == expected else {
+        throw Failure.invalidArgument("images has shape \(images.shape), but \(holds) need \(expected)")
+    }
+    return placeholders == 0 ? nil : images
+}
+
+/// Refuses a config.json whose parameters would exceed the tensor limit, before the engine
+/// builds (and so allocates) them: a failed allocation aborts the process. A file that does not
+/// parse, or sizes that are not positive, pass here and get the engine's own error.
+func checkModelSize(configFile path: String) throws {
+    struct Sizes: Decodable {
+        var vocabSize, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads: Int?
+        var numKeyValueHeads, headDim, imageSize, patchSize, numChannels: Int?
+    }
+    struct Parts: Decodable { var textConfig, visionConfig: Sizes? }  // a llava config
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    guard let data = FileManager.default.contents(atPath: path),
+          let top = try? decoder.decode(Sizes.self, from: data),
+          let parts = try? decoder.decode(Parts.self, from: data) else { return }
+    var total = 0
+    func add(_ factors: Int?...) {
+        let f = factors.compactMap { $0 }
+        guard f.count == factors.count, f.allSatisfy({ $0 > 0 }) else { return }
+        let (sum, overflow) = total.addingReportingOverflow(saturatingProduct(f))
+        total = overflow ? Int.max : sum
+    }
+    let text = parts.textConfig ?? top
+    if let heads = text.numAttentionHeads, let hidden = text.hiddenSize, heads > 0 {
+        let headDim = text.headDim ?? hidden / heads, kv = text.numKeyValueHeads ?? heads
+        add(2, text.vocabSize, hidden)                                   // embeddings and LM head
+        add(text.numHiddenLayers, 2, hidden, heads, headDim)             // q, o
+        add(text.numHiddenLayers, 2, hidden, kv, headDim)                // k, v
+        add(text.numHiddenLayers, 3, hidden, text.intermediateSize)      // SwiGLU MLP
+    }
+    if let v = parts.visionConfig, let size = v.imageSize, let patch = v.patchSize, size > 0, patch > 0 {
+        let side = size / patch
+        add(side, side, v.hiddenSize)                                    // position embeddings
+        add(v.numChannels ?? 3, patch, patch, v.hiddenSize)              // patch embedding
+        add(v.numHiddenLayers, 4, v.hiddenSize, v.hiddenSize)            // attention
+        add(v.numHiddenLayers, 2, v.hiddenSize, v.intermediateSize)      // MLP
+        add(2, v.hiddenSize, text.hiddenSize)                            // projector
+    }
+    guard total <= Tensor.maxBytes / 4 else {
+        throw Failure(.outOfMemory, "\(path): about \(total) parameters, above the tensor limit of \(Tensor.maxBytes) bytes")
     }
 }
 
@@ -108,8 +198,28 @@ func checkForwardSize(_ box: ModelBox, time: Int) throws {
 public func grlhf_model_load(_ dir: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     entry(out: out, empty: nil) {
         let dir = try utf8String(dir, "dir")
+        try checkModelSize(configFile: URL(fileURLWithPath: dir).appendingPathComponent("config.json").path)
         try Runtime.requireBLAS()
-        return Handles.register(ModelBox(try DecoderLM.load(directory: dir)), as: .model)
+        return Handles.register(ModelBox(try loadModel(directory: dir)), as: .model)
+    }
+}
+
+@_cdecl("grlhf_model_init")
+public func grlhf_model_init(_ configPath: UnsafePointer<CChar>?, _ seed: UInt64,
+                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    entry(out: out, empty: nil) {
+        let path = try utf8String(configPath, "config_json_path")
+        try checkModelSize(configFile: path)
+        try Runtime.requireBLAS()
+        return Handles.register(ModelBox(try initModel(configFile: path, seed: seed)), as: .model)
+    }
+}
+
+@_cdecl("grlhf_model_save")
+public func grlhf_model_save(_ handle: OpaquePointer?, _ dir: UnsafePointer<CChar>?) -> Int32 {
+    entry {
+        let box = try modelBox(handle)
+        try box.model.save(directory: try utf8String(dir, "dir"))
     }
 }
 
@@ -123,24 +233,69 @@ public func grlhf_model_vocab_size(_ handle: OpaquePointer?, _ out: UnsafeMutabl
     entry(out: out, empty: 0) { Int64(try modelBox(handle).vocab) }
 }
 
+@_cdecl("grlhf_model_image_info")
+public func grlhf_model_image_info(_ handle: OpaquePointer?, _ imageTokenId: UnsafeMutablePointer<Int32>?,
+                                   _ tokensPerImage: UnsafeMutablePointer<Int64>?,
+                                   _ imageSize: UnsafeMutablePointer<Int64>?) -> Int32 {
+    entry {
+        imageTokenId?.pointee = -1; tokensPerImage?.pointee = 0; imageSize?.pointee = 0
+        let box = try modelBox(handle)
+        let id = try required(imageTokenId, "image_token_id")
+        let perImage = try required(tokensPerImage, "tokens_per_image"), size = try required(imageSize, "image_size")
+        guard let m = box.multimodal else { return }
+        id.pointee = m.config.imageTokenIndex
+        perImage.pointee = Int64(m.tokensPerImage)
+        size.pointee = Int64(m.config.vision.imageSize)
+    }
+}
+
+@_cdecl("grlhf_image_load")
+public func grlhf_image_load(_ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    entry(out: out, empty: nil) {
+        let box = try modelBox(handle)
+        let path = try utf8String(path, "png_path")
+        guard let m = box.multimodal else { throw Failure.invalidArgument("the model is text-only; it reads no images") }
+        // A config may name a preprocessor size or channel count the vision tower does not read.
+        let v = m.config.vision
+        guard v.numChannels == 3, m.config.preprocessor.size == v.imageSize else {
+            throw Failure(.unsupported, "the vision tower reads \(v.numChannels)×\(v.imageSize)×\(v.imageSize) images, the preprocessor makes 3×\(m.config.preprocessor.size)×\(m.config.preprocessor.size)")
+        }
+        return newTensorHandle(try m.pixels(pngAt: path))
+    }
+}
+
 @_cdecl("grlhf_model_logprobs")
 public func grlhf_model_logprobs(_ handle: OpaquePointer?, _ ids: UnsafePointer<Int32>?, _ n: Int64,
+                                 _ imagesHandle: OpaquePointer?,
                                  _ out: UnsafeMutablePointer<Float>?, _ capacity: Int64) -> Int32 {
     entry {
         let box = try modelBox(handle)
         let v = box.vocab
         let ids = try tokenIds(ids, n, vocab: v, what: "ids", minimum: 1)
+        let time = try expandedLength(box, ids)
+        let images = try imageBatch(imagesHandle, for: box, ids: ids, what: "ids")
         let needed = ids.count - 1
         guard capacity >= Int64(needed) else {
             throw Failure.invalidArgument("capacity \(capacity) is below the \(needed) log-probs needed")
         }
         guard needed > 0 else { return }
         let out = try required(out, "out")
-        try checkForwardSize(box, time: ids.count)
+        try checkForwardSize(box, time: time, images: images?.shape[0] ?? 0)
         try Runtime.requireBLAS()
-        let logp = withNoGrad { box.model(ids, batch: 1, time: ids.count).logSoftmax() }  // owns its storage
+        let expanded = box.model.expandImageTokens(ids)
+        let logp = withNoGrad {  // owns its storage
+            box.model.logits(expanded, batch: 1, time: time, images: images).logSoftmax()
+        }
         let data = logp.data
-        for t in 0..<needed { out[t] = data[t * v + Int(ids[t + 1])] }
+        // ids[t+1] is predicted at the last expanded position of ids[t]; an image placeholder
+        // is not predicted (its positions hold image features), so its entry is 0.
+        let placeholder = box.model.imageTokenId, perImage = box.model.tokensPerImage
+        var position = -1
+        for t in 0..<needed {
+            position += ids[t] == placeholder ? perImage : 1
+            out[t] = ids[t + 1] == placeholder ? 0 : data[position * v + Int(ids[t + 1])]
+        }
     }
 }
 
@@ -260,29 +415,28 @@ func samplingOptions(_ params: UnsafeRawPointer?, vocab: Int) throws -> Sampling
 
 @_cdecl("grlhf_generate_group")
 public func grlhf_generate_group(_ handle: OpaquePointer?, _ prompt: UnsafePointer<Int32>?, _ nPrompt: Int64,
-                                 _ group: Int64, _ params: UnsafeRawPointer?,
+                                 _ imagesHandle: OpaquePointer?, _ group: Int64, _ params: UnsafeRawPointer?,
                                  _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     entry(out: out, empty: nil) {
         let box = try modelBox(handle)
         let prompt = try tokenIds(prompt, nPrompt, vocab: box.vocab, what: "prompt", minimum: 1)
+        let time = try expandedLength(box, prompt)
+        let images = try imageBatch(imagesHandle, for: box, ids: prompt, what: "prompt")
         guard group >= 1, group <= maxGroup else {
             throw Failure.invalidArgument("group \(group) is outside 1...\(maxGroup)")
         }
         let options = try samplingOptions(params, vocab: box.vocab)
         // The KV cache holds keys and values of every layer for group × (prompt + new) positions;
         // refuse what cannot be allocated instead of letting the allocation abort the process.
-        let c = box.model.config
-        var floats = 2 * c.numHiddenLayers * c.numKeyValueHeads * c.headDim
-        for factor in [Int(group), prompt.count + max(options.maxNewTokens, 1)] {
-            let (product, overflow) = floats.multipliedReportingOverflow(by: factor)
-            floats = overflow ? Int.max : product
-        }
-        try checkForwardSize(box, time: prompt.count)
+        let c = box.model.language.config
+        let floats = saturatingProduct([2, c.numHiddenLayers, c.numKeyValueHeads, c.headDim, Int(group),
+                                        time + max(options.maxNewTokens, 1)])
+        try checkForwardSize(box, time: time, images: images?.shape[0] ?? 0)
         guard floats <= Tensor.maxBytes / 4 else {
-            throw Failure(.outOfMemory, "a group of \(group) × \(prompt.count + options.maxNewTokens) positions needs a KV cache above the tensor limit")
+            throw Failure(.outOfMemory, "a group of \(group) × \(time + options.maxNewTokens) positions needs a KV cache above the tensor limit")
         }
         try Runtime.requireBLAS()
-        let sequences = box.model.sampleGroup(prompt: prompt, count: Int(group), options: options)
+        let sequences = box.model.sampleGroup(prompt: prompt, images: images, count: Int(group), options: options)
         return Handles.register(GenerationBox(sequences), as: .generation)
     }
 }

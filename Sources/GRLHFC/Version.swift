@@ -4,7 +4,7 @@ import GRLHF
 // Versions and process-wide runtime settings.
 
 /// Must equal GRLHF_ABI_VERSION in include/grlhf.h.
-let abiVersion: Int32 = 1
+let abiVersion: Int32 = 2
 
 /// The engine's version as an immortal C string (made once, never freed).
 private let versionCString: UnsafePointer<CChar> = UnsafePointer(strdup(GRLHF.version)!)

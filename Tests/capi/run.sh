@@ -4,7 +4,8 @@
 # 1. the header compiles alone as C99 and C++17 with -Wall -Wextra -Werror -pedantic;
 # 2. the .so exports exactly the grlhf_* functions the header declares, both ways;
 # 3. test_capi.c (misuse matrix, each case in a child process), test_models.c (models,
-#    tokenizers, generation on the fixtures) and test_capi.cpp pass.
+#    tokenizers, generation on the fixtures) and test_capi.cpp pass;
+# 4. the CLI in LIBDIR (grlhf-cli) builds, describes and runs a multimodal model.
 # CC and CXX may be overridden; binaries go to Tests/capi/bin (git-ignored).
 set -euo pipefail
 
@@ -59,5 +60,32 @@ env -u LD_LIBRARY_PATH "$bin/test_capi" || status=1
 echo "== test_models (C: models, tokenizers, generation)"
 env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_models" || status=1
 echo "== test_capi_cpp (C++)"
-env -u LD_LIBRARY_PATH "$bin/test_capi_cpp" || status=1
+env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_capi_cpp" || status=1
+
+# The CLI on a multimodal model built from the fixture config: init-model, info, generate with
+# a PNG, and a missing PNG refused with a message. $1: a scratch directory.
+cli_smoke() {
+    local cli="$libdir/grlhf-cli" tmp="$1" fixtures="$root/Tests/GRLHFTests/Fixtures"
+    [ -x "$cli" ] || { echo "FAIL: no $cli"; return 1; }
+    "$cli" init-model --config "$fixtures/multimodal/config.json" \
+        --tokenizer "$fixtures/multimodal/tokenizer.json" --out "$tmp/model" >/dev/null || return 1
+    "$cli" info "$tmp/model" >"$tmp/info" || return 1
+    grep -q "multimodal (llava)" "$tmp/info" || { echo "FAIL: info: $(cat "$tmp/info")"; return 1; }
+    "$cli" generate --model "$tmp/model" --image "$fixtures/png/rgb_filters.png" \
+        --prompt "what shape?" --max-tokens 4 --temperature 0 >"$tmp/out" 2>"$tmp/err" || {
+        echo "FAIL: generate: $(cat "$tmp/err")"; return 1; }
+    # stdout is the reply (possibly empty if the first token ends the turn), stderr the summary.
+    grep -q "prompt tokens" "$tmp/err" || { echo "FAIL: generate printed no summary"; return 1; }
+    echo "ok   generate $(cat "$tmp/err")"
+    if "$cli" generate --model "$tmp/model" --image "$tmp/missing.png" --prompt "what shape?" \
+        --max-tokens 4 >/dev/null 2>"$tmp/err"; then
+        echo "FAIL: generate with a missing PNG succeeded"; return 1
+    fi
+    grep -q "missing.png" "$tmp/err" || { echo "FAIL: no message for a missing PNG"; return 1; }
+    echo "ok   a missing PNG: $(head -c 100 "$tmp/err")"
+}
+echo "== grlhf CLI with a multimodal model"
+scratch="$(mktemp -d)"
+cli_smoke "$scratch" || status=1
+rm -rf "$scratch"
 exit $status

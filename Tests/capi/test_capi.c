@@ -494,6 +494,230 @@ static void test_safetensors_errors(void) {
     remove(path);
 }
 
+/* ---- models: init, save, images (no fixtures: configs are written here) --------------------- */
+
+/* A tiny multimodal config: vocabulary 16, image token 15, 8x8 images in 4x4 patches
+ * (4 positions per image). `extra` is spliced into the top-level object. */
+#define TEXT_CONFIG                                                                      \
+    "{\"model_type\": \"llama\", \"vocab_size\": 16, \"hidden_size\": 8, "                \
+    "\"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2}"
+#define VISION_CONFIG                                                                    \
+    "{\"image_size\": 8, \"patch_size\": 4, \"num_channels\": 3, \"hidden_size\": 8, "      \
+    "\"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"intermediate_size\": 16, "     \
+    "\"layer_norm_eps\": 1e-6, \"qkv_bias\": true, \"hidden_act\": \"gelu_pytorch_tanh\"}"
+#define LLAVA_CONFIG(extra)                                                              \
+    "{\"model_type\": \"llava\", \"image_token_index\": 15, " extra                         \
+    "\"text_config\": " TEXT_CONFIG ", \"vision_config\": " VISION_CONFIG "}"
+
+/* Writes text to a fresh temporary file; returns its path (static storage, one at a time). */
+static const char *write_temp(const char *text) {
+    const char *path = make_temp_path();
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    return path;
+}
+
+static grlhf_model *init_from(const char *config_text) {
+    grlhf_model *m = NULL;
+    const char *path = write_temp(config_text);
+    EXPECT(grlhf_model_init(path, 0, &m), GRLHF_OK);
+    remove(path);
+    return m;
+}
+
+static void expect_init_error(const char *config_text, grlhf_status want, const char *what) {
+    grlhf_model *m = (grlhf_model *)(uintptr_t)0x1;
+    const char *path = write_temp(config_text);
+    printf("    init: %s\n", what);
+    EXPECT(grlhf_model_init(path, 0, &m), want);
+    CHECK(m == NULL);
+    remove(path);
+}
+
+static void test_model_init_errors(void) {
+    int64_t base = grlhf_live_handles();
+    grlhf_model *m = (grlhf_model *)(uintptr_t)0x1;
+    EXPECT(grlhf_model_init(NULL, 0, &m), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(m == NULL);
+    EXPECT(grlhf_model_init("/tmp/\xff.json", 0, &m), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_init("/nonexistent/grlhf/config.json", 0, &m), GRLHF_ERR_IO);
+    expect_init_error("{not json", GRLHF_ERR_INVALID_FORMAT, "not JSON");
+    expect_init_error("{\"model_type\": \"llama\"}", GRLHF_ERR_INVALID_FORMAT, "sizes missing");
+    expect_init_error("{\"model_type\": \"vit\", \"hidden_size\": 8, \"num_attention_heads\": 2}",
+                      GRLHF_ERR_UNSUPPORTED, "another model_type");
+    expect_init_error("{\"vocab_size\": 16, \"hidden_size\": 10, \"intermediate_size\": 16, "
+                      "\"num_hidden_layers\": 1, \"num_attention_heads\": 4}",
+                      GRLHF_ERR_INVALID_ARGUMENT, "hidden size not a multiple of the heads");
+    expect_init_error("{\"vocab_size\": 1099511627776, \"hidden_size\": 8, \"intermediate_size\": 16, "
+                      "\"num_hidden_layers\": 1, \"num_attention_heads\": 2}",
+                      GRLHF_ERR_OUT_OF_MEMORY, "2^40 tokens");
+    expect_init_error("{\"vocab_size\": 16, \"hidden_size\": 8, \"intermediate_size\": 16, "
+                      "\"num_hidden_layers\": 9223372036854775807, \"num_attention_heads\": 2}",
+                      GRLHF_ERR_OUT_OF_MEMORY, "2^63 layers");
+    expect_init_error("{\"model_type\": \"llava\", \"image_token_index\": 15, \"text_config\": " TEXT_CONFIG
+                      ", \"vision_config\": {\"image_size\": 4611686018427387904, \"patch_size\": 1, "
+                      "\"num_channels\": 3, \"hidden_size\": 8, \"num_hidden_layers\": 1, "
+                      "\"num_attention_heads\": 2, \"intermediate_size\": 16, \"layer_norm_eps\": 1e-6, "
+                      "\"qkv_bias\": true, \"hidden_act\": \"gelu_pytorch_tanh\"}}",
+                      GRLHF_ERR_OUT_OF_MEMORY, "2^62-pixel images");
+    expect_init_error("{\"model_type\": \"llava\", \"image_token_index\": 16, \"text_config\": " TEXT_CONFIG
+                      ", \"vision_config\": " VISION_CONFIG "}",
+                      GRLHF_ERR_INVALID_ARGUMENT, "image token outside the vocabulary");
+    EXPECT(grlhf_model_init("/tmp/x.json", 0, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(grlhf_live_handles() == base);
+}
+
+/* Every image argument that does not fit a prompt, for generation and log-probs alike. */
+static void test_model_image_misuse(void) {
+    const int64_t one[4] = {1, 3, 8, 8}, two[4] = {2, 3, 8, 8}, none[4] = {0, 3, 8, 8};
+    const int64_t small[4] = {1, 3, 4, 4}, gray[4] = {1, 1, 8, 8}, flat[3] = {3, 8, 8};
+    const int64_t *bad_shapes[4] = {two, small, gray, flat};
+    const int32_t bad_ranks[4] = {4, 4, 4, 3};
+    int32_t prompt[3] = {1, 15, 2}, text_ids[3] = {1, 2, 3}, *many;
+    float out[8];
+    int64_t base = grlhf_live_handles(), i;
+    grlhf_sampling_params p;
+    grlhf_generation *g = NULL;
+    grlhf_model *m = init_from(LLAVA_CONFIG("")), *text = init_from(TEXT_CONFIG);
+    grlhf_tensor *image = make_tensor(NULL, one, 4), *empty = make_tensor(NULL, none, 4);
+    grlhf_tensor *freed = make_tensor(NULL, one, 4);
+    grlhf_tensor_set *set = NULL;
+    EXPECT(grlhf_tensor_set_create(&set), GRLHF_OK);
+    grlhf_tensor_free(freed);
+    EXPECT(grlhf_sampling_params_default(&p), GRLHF_OK);
+    p.max_new_tokens = 2;
+
+    /* the right image works, for both calls */
+    EXPECT(grlhf_generate_group(m, prompt, 3, image, 2, &p, &g), GRLHF_OK);
+    grlhf_generation_free(g);
+    EXPECT(grlhf_model_logprobs(m, prompt, 3, image, out, 2), GRLHF_OK);
+    CHECK(out[0] == 0.0f && out[1] < 0);
+
+    /* a placeholder without images; images of the wrong count or shape */
+    g = (grlhf_generation *)(uintptr_t)0x1;
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(g == NULL);
+    EXPECT(grlhf_model_logprobs(m, prompt, 3, NULL, out, 2), GRLHF_ERR_INVALID_ARGUMENT);
+    for (i = 0; i < 4; i++) {
+        grlhf_tensor *bad = make_tensor(NULL, bad_shapes[i], bad_ranks[i]);
+        EXPECT(grlhf_generate_group(m, prompt, 3, bad, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(grlhf_last_error(), "images has shape") != NULL);
+        EXPECT(grlhf_model_logprobs(m, prompt, 3, bad, out, 2), GRLHF_ERR_INVALID_ARGUMENT);
+        grlhf_tensor_free(bad);
+    }
+    /* images without a placeholder; an empty batch is no images */
+    EXPECT(grlhf_generate_group(m, text_ids, 3, image, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, text_ids, 3, image, out, 2), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, text_ids, 3, empty, 1, &p, &g), GRLHF_OK);
+    grlhf_generation_free(g);
+    EXPECT(grlhf_model_logprobs(m, text_ids, 3, empty, out, 2), GRLHF_OK);
+    /* handles that are not live tensors */
+    EXPECT(grlhf_generate_group(m, prompt, 3, freed, 1, &p, &g), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_model_logprobs(m, prompt, 3, freed, out, 2), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_generate_group(m, prompt, 3, (const grlhf_tensor *)(const void *)set, 1, &p, &g),
+           GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_model_logprobs(m, prompt, 3, (const grlhf_tensor *)(const void *)m, out, 2),
+           GRLHF_ERR_MISUSE);
+    /* a text-only model takes no images, not even an empty batch */
+    EXPECT(grlhf_generate_group(text, text_ids, 3, empty, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(grlhf_last_error(), "text-only") != NULL);
+    EXPECT(grlhf_model_logprobs(text, text_ids, 3, image, out, 2), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(text, prompt, 3, NULL, out, 2), GRLHF_OK); /* 15 is a plain token */
+    /* 2^20 placeholders widen past 2^20 positions: refused before anything is allocated */
+    many = malloc(((size_t)1 << 20) * sizeof *many);
+    CHECK(many != NULL);
+    if (many) {
+        for (i = 0; i < (1 << 20); i++) many[i] = 15;
+        EXPECT(grlhf_generate_group(m, many, (int64_t)1 << 20, NULL, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(grlhf_last_error(), "expand") != NULL);
+        EXPECT(grlhf_model_logprobs(m, many, (int64_t)1 << 20, NULL, out, 8), GRLHF_ERR_INVALID_ARGUMENT);
+        free(many);
+    }
+    CHECK(g == NULL);
+
+    grlhf_tensor_set_free(set);
+    grlhf_tensor_free(image);
+    grlhf_tensor_free(empty);
+    grlhf_model_free(m);
+    grlhf_model_free(text);
+    CHECK(grlhf_live_handles() == base);
+}
+
+static void test_model_info_save_image_misuse(void) {
+    int32_t token = 7;
+    int64_t per_image = 7, size = 7;
+    char dir[64], garbage[64];
+    grlhf_tensor *t = SENTINEL_TENSOR;
+    grlhf_model *m = init_from(LLAVA_CONFIG("")), *text = init_from(TEXT_CONFIG);
+    grlhf_model *freed = init_from(TEXT_CONFIG);
+    /* a preprocessor whose 4x4 output the 8x8 vision tower cannot read */
+    grlhf_model *odd = init_from(LLAVA_CONFIG("\"image_preprocessor\": {\"size\": 4, "
+                                              "\"mean\": [0, 0, 0], \"std\": [1, 1, 1]}, "));
+    strcpy(garbage, write_temp("not a PNG file at all"));
+    grlhf_model_free(freed);
+
+    /* image_info */
+    EXPECT(grlhf_model_image_info(m, &token, &per_image, &size), GRLHF_OK);
+    CHECK(token == 15 && per_image == 4 && size == 8);
+    EXPECT(grlhf_model_image_info(m, NULL, &per_image, &size), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(per_image == 0 && size == 0);
+    EXPECT(grlhf_model_image_info(m, &token, NULL, &size), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(token == -1);
+    EXPECT(grlhf_model_image_info(m, &token, &per_image, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_image_info(freed, &token, &per_image, &size), GRLHF_ERR_MISUSE);
+    CHECK(token == -1 && per_image == 0 && size == 0);
+    EXPECT(grlhf_model_image_info(NULL, &token, &per_image, &size), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_model_image_info((const grlhf_model *)(const void *)garbage, &token, &per_image, &size),
+           GRLHF_ERR_MISUSE);
+
+    /* image_load: the file is checked after the model and the path */
+    EXPECT(grlhf_image_load(m, "/nonexistent/grlhf/image.png", &t), GRLHF_ERR_IO);
+    CHECK(t == NULL);
+    EXPECT(grlhf_image_load(m, garbage, &t), GRLHF_ERR_INVALID_FORMAT);
+    EXPECT(grlhf_image_load(m, NULL, &t), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_image_load(m, "\xff.png", &t), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_image_load(m, garbage, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_image_load(text, garbage, &t), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(grlhf_last_error(), "text-only") != NULL);
+    EXPECT(grlhf_image_load(odd, garbage, &t), GRLHF_ERR_UNSUPPORTED);
+    EXPECT(grlhf_image_load(freed, garbage, &t), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_image_load(NULL, garbage, &t), GRLHF_ERR_MISUSE);
+    CHECK(t == NULL);
+
+    /* save */
+    strcpy(dir, "/tmp/grlhf_capi_save_XXXXXX");
+    CHECK(mkdtemp(dir) != NULL);
+    EXPECT(grlhf_model_save(m, dir), GRLHF_OK);
+    EXPECT(grlhf_model_save(m, dir), GRLHF_OK); /* replaces the files */
+    EXPECT(grlhf_model_save(m, "/dev/null/grlhf-model"), GRLHF_ERR_IO);
+    EXPECT(grlhf_model_save(m, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_save(m, "/tmp/\xff"), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_save(freed, dir), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_model_save(NULL, dir), GRLHF_ERR_MISUSE);
+    {
+        char path[128];
+        grlhf_model *back = NULL;
+        EXPECT(grlhf_model_load(dir, &back), GRLHF_OK);
+        EXPECT(grlhf_model_image_info(back, &token, &per_image, &size), GRLHF_OK);
+        CHECK(token == 15 && per_image == 4 && size == 8);
+        grlhf_model_free(back);
+        sprintf(path, "%s/config.json", dir);
+        remove(path);
+        sprintf(path, "%s/model.safetensors", dir);
+        remove(path);
+        remove(dir);
+    }
+
+    remove(garbage);
+    grlhf_model_free(m);
+    grlhf_model_free(text);
+    grlhf_model_free(odd);
+}
+
 /* ---- lifetimes and threads ----------------------------------------------------------------- */
 
 static void test_leaks(void) {
@@ -592,6 +816,9 @@ static const test_case tests[] = {
     {"safetensors_errors", test_safetensors_errors},
     {"leaks", test_leaks},
     {"errors_are_per_thread", test_threads_errors_are_per_thread},
+    {"model_init_errors", test_model_init_errors},
+    {"model_image_misuse", test_model_image_misuse},
+    {"model_info_save_image_misuse", test_model_info_save_image_misuse},
 };
 
 int main(void) {

@@ -1,11 +1,14 @@
 // C ABI from C++17: the header compiles cleanly as C++ (-Wall -Wextra -Werror -pedantic), and
 // the RAII wrappers a C++ trainer would write around it behave: handles freed exactly once,
-// errors become exceptions carrying the library's message.
+// errors become exceptions carrying the library's message. GRLHF_FIXTURES (run.sh sets it)
+// names Tests/GRLHFTests/Fixtures for the multimodal model test.
 
 #include "grlhf.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -27,14 +30,16 @@ void check(grlhf_status status) {
     if (status != GRLHF_OK) throw Error(status, grlhf_last_error());
 }
 
-struct TensorFree {
-    void operator()(grlhf_tensor *t) const noexcept { grlhf_tensor_free(t); }
+// One deleter per handle type: unique_ptr<grlhf_x, Free<grlhf_x_free>> frees exactly once.
+template <typename T, void (*FreeFunction)(T *)>
+struct Free {
+    void operator()(T *handle) const noexcept { FreeFunction(handle); }
 };
-struct SetFree {
-    void operator()(grlhf_tensor_set *s) const noexcept { grlhf_tensor_set_free(s); }
-};
-using Tensor = std::unique_ptr<grlhf_tensor, TensorFree>;
-using TensorSet = std::unique_ptr<grlhf_tensor_set, SetFree>;
+using Tensor = std::unique_ptr<grlhf_tensor, Free<grlhf_tensor, grlhf_tensor_free>>;
+using TensorSet = std::unique_ptr<grlhf_tensor_set, Free<grlhf_tensor_set, grlhf_tensor_set_free>>;
+using Model = std::unique_ptr<grlhf_model, Free<grlhf_model, grlhf_model_free>>;
+using Tokenizer = std::unique_ptr<grlhf_tokenizer, Free<grlhf_tokenizer, grlhf_tokenizer_free>>;
+using Generation = std::unique_ptr<grlhf_generation, Free<grlhf_generation, grlhf_generation_free>>;
 
 Tensor make_tensor(const std::vector<float> &values, const std::vector<int64_t> &shape) {
     grlhf_tensor *raw = nullptr;
@@ -69,6 +74,73 @@ Tensor get(const grlhf_tensor_set *set, const std::string &name) {
     grlhf_tensor *raw = nullptr;
     check(grlhf_tensor_set_get(set, name.c_str(), &raw));
     return Tensor(raw);
+}
+
+Model init_model(const std::string &config_path, uint64_t seed) {
+    grlhf_model *raw = nullptr;
+    check(grlhf_model_init(config_path.c_str(), seed, &raw));
+    return Model(raw);
+}
+
+Tokenizer load_tokenizer(const std::string &path) {
+    grlhf_tokenizer *raw = nullptr;
+    check(grlhf_tokenizer_load(path.c_str(), &raw));
+    return Tokenizer(raw);
+}
+
+Tensor load_image(const grlhf_model *model, const std::string &png_path) {
+    grlhf_tensor *raw = nullptr;
+    check(grlhf_image_load(model, png_path.c_str(), &raw));
+    return Tensor(raw);
+}
+
+// The ids of a ChatML user turn (two calls: the count, then the ids).
+std::vector<int32_t> encode_chat(const grlhf_tokenizer *tok, const std::string &message) {
+    int64_t length = 0, count = 0;
+    check(grlhf_chatml_user_prompt(message.c_str(), nullptr, 0, &length));
+    std::string text(static_cast<size_t>(length) + 1, '\0');
+    check(grlhf_chatml_user_prompt(message.c_str(), &text[0], length + 1, &length));
+    text.resize(static_cast<size_t>(length));
+    check(grlhf_tokenizer_encode(tok, text.c_str(), nullptr, 0, &count));
+    std::vector<int32_t> ids(static_cast<size_t>(count));
+    check(grlhf_tokenizer_encode(tok, text.c_str(), ids.data(), count, &count));
+    return ids;
+}
+
+struct Sequence {
+    std::vector<int32_t> tokens;
+    std::vector<float> logprobs;
+};
+
+// Samples a group and copies the sequences out of the library-owned result.
+std::vector<Sequence> generate(grlhf_model *model, const std::vector<int32_t> &prompt,
+                               const grlhf_tensor *images, int64_t group,
+                               const grlhf_sampling_params &params) {
+    grlhf_generation *raw = nullptr;
+    check(grlhf_generate_group(model, prompt.data(), static_cast<int64_t>(prompt.size()), images,
+                               group, &params, &raw));
+    Generation result(raw);
+    int64_t count = 0;
+    check(grlhf_generation_count(result.get(), &count));
+    std::vector<Sequence> out;
+    for (int64_t i = 0; i < count; i++) {
+        const int32_t *tokens = nullptr;
+        const float *logprobs = nullptr;
+        int64_t length = 0;
+        int32_t finish = 0;
+        check(grlhf_generation_tokens(result.get(), i, &tokens, &logprobs, &length, &finish));
+        out.push_back({std::vector<int32_t>(tokens, tokens + length),
+                       std::vector<float>(logprobs, logprobs + length)});
+    }
+    return out;
+}
+
+std::vector<float> logprobs(grlhf_model *model, const std::vector<int32_t> &ids,
+                            const grlhf_tensor *images) {
+    std::vector<float> out(ids.empty() ? 0 : ids.size() - 1);
+    check(grlhf_model_logprobs(model, ids.data(), static_cast<int64_t>(ids.size()), images,
+                               out.data(), static_cast<int64_t>(out.size())));
+    return out;
 }
 
 }  // namespace grlhf
@@ -174,6 +246,63 @@ void test_set_and_safetensors() {
     CHECK(grlhf_live_handles() == before);
 }
 
+// A multimodal model from the fixture config, its tokenizer and a PNG, all held by RAII
+// wrappers: generation with the image, log-probs that reproduce it, errors as exceptions.
+void test_multimodal_raii() {
+    const char *fixtures = std::getenv("GRLHF_FIXTURES");
+    CHECK(fixtures != nullptr);
+    if (fixtures == nullptr) return;
+    const std::string root = fixtures;
+    int64_t before = grlhf_live_handles();
+    {
+        auto model = grlhf::init_model(root + "/multimodal/config.json", 11);
+        auto tok = grlhf::load_tokenizer(root + "/multimodal/tokenizer.json");
+        auto image = grlhf::load_image(model.get(), root + "/png/rgb_filters.png");
+        CHECK((grlhf::shape_of(image.get()) == std::vector<int64_t>{1, 3, 16, 16}));
+        auto prompt = grlhf::encode_chat(tok.get(), "<image>\nwhat shape?");
+        CHECK(grlhf_live_handles() == before + 3);
+
+        grlhf_sampling_params params;
+        grlhf::check(grlhf_sampling_params_default(&params));
+        params.temperature = 0.0f;
+        params.max_new_tokens = 4;
+        auto sequences = grlhf::generate(model.get(), prompt, image.get(), 2, params);
+        CHECK(sequences.size() == 2 && sequences[0].tokens == sequences[1].tokens);  // greedy
+        CHECK(grlhf_live_handles() == before + 3);  // the result was freed by its wrapper
+
+        std::vector<int32_t> all = prompt;
+        const auto &first = sequences[0];
+        bool image_token_generated = false;
+        for (int32_t t : first.tokens) image_token_generated |= t == 400;
+        if (!image_token_generated) {  // a generated image token would be read as an image
+            all.insert(all.end(), first.tokens.begin(), first.tokens.end());
+            auto rescored = grlhf::logprobs(model.get(), all, image.get());
+            for (size_t i = 0; i < first.tokens.size(); i++)
+                CHECK(std::fabs(rescored[prompt.size() - 1 + i] - first.logprobs[i]) < 1e-4f);
+        }
+
+        bool threw = false;
+        try {
+            grlhf::load_image(model.get(), root + "/png/missing.png");
+        } catch (const grlhf::Error &e) {
+            threw = true;
+            CHECK(e.status == GRLHF_ERR_IO);
+            CHECK(std::strstr(e.what(), "missing.png") != nullptr);
+        }
+        CHECK(threw);
+        threw = false;
+        try {
+            grlhf::generate(model.get(), prompt, nullptr, 1, params);  // the image is missing
+        } catch (const grlhf::Error &e) {
+            threw = true;
+            CHECK(e.status == GRLHF_ERR_INVALID_ARGUMENT);
+            CHECK(std::strstr(e.what(), "image placeholder") != nullptr);
+        }
+        CHECK(threw);
+    }
+    CHECK(grlhf_live_handles() == before);
+}
+
 void test_threads_setting() {
     int32_t blas = 0, compute = 0;
     grlhf::check(grlhf_set_threads(1, 2));
@@ -191,6 +320,7 @@ int main() {
         {"tensor_raii", test_tensor_raii},
         {"errors_throw_with_message", test_errors_throw_with_message},
         {"set_and_safetensors", test_set_and_safetensors},
+        {"multimodal_raii", test_multimodal_raii},
         {"threads_setting", test_threads_setting},
     };
     int passed = 0, failed = 0;

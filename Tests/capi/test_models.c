@@ -1,7 +1,8 @@
 /*
  * C ABI tests of the language-model section of include/grlhf.h: model loading, greedy
  * generation against the Qwen2 fixture, log-probs, tokenizers, the ChatML helper, the misuse
- * matrix of every function, and handle leaks.
+ * matrix of every function, handle leaks, and a multimodal model built from the fixture
+ * config (init, save, load, a PNG, generation with the image, log-probs with it).
  *
  * GRLHF_FIXTURES must name Tests/GRLHFTests/Fixtures (run.sh sets it). Each test runs in a
  * child process. Build: see run.sh (-std=c99 -Wall -Wextra -Werror -pedantic).
@@ -20,6 +21,11 @@
 #define SENTINEL(type) ((type *)(uintptr_t)0x1)
 
 static char model_dir[4096], expected_path[4096], tokenizer_path[4096];
+static char mm_config[4096], mm_tokenizer[4096], png_path[4096];
+
+#define IMAGE_TOKEN 400 /* "<image>" in the multimodal fixture's tokenizer */
+#define TOKENS_PER_IMAGE 16
+#define IMAGE_SIZE 16
 
 static const int32_t greedy_expected[8] = {19, 53, 86, 86, 86, 86, 106, 21};
 
@@ -94,7 +100,7 @@ static void test_greedy_generation(void) {
     CHECK(p.max_new_tokens == 64 && p.seed == 0 && p.stop_tokens == NULL && p.n_stop_tokens == 0);
     p.temperature = 0.0f;
     p.max_new_tokens = 8;
-    EXPECT(grlhf_generate_group(m, prompt, n, 1, &p, &g), GRLHF_OK);
+    EXPECT(grlhf_generate_group(m, prompt, n, NULL, 1, &p, &g), GRLHF_OK);
     EXPECT(grlhf_generation_count(g, &count), GRLHF_OK);
     CHECK(count == 1);
     EXPECT(grlhf_generation_tokens(g, 0, &tokens, &lp, &length, &finish), GRLHF_OK);
@@ -104,7 +110,7 @@ static void test_greedy_generation(void) {
         /* log-probs of generation == a forward over prompt + tokens */
         memcpy(all, prompt, (size_t)n * sizeof *all);
         memcpy(all + n, tokens, 8 * sizeof *all);
-        EXPECT(grlhf_model_logprobs(m, all, n + 8, logprobs, 80), GRLHF_OK);
+        EXPECT(grlhf_model_logprobs(m, all, n + 8, NULL, logprobs, 80), GRLHF_OK);
         for (i = 0; i < 8; i++) {
             CHECK(fabsf(logprobs[n - 1 + i] - lp[i]) < 1e-4f);
             CHECK(lp[i] <= 0.0f);
@@ -117,7 +123,7 @@ static void test_greedy_generation(void) {
         int32_t stop = 86;
         p.stop_tokens = &stop;
         p.n_stop_tokens = 1;
-        EXPECT(grlhf_generate_group(m, prompt, n, 3, &p, &g), GRLHF_OK);
+        EXPECT(grlhf_generate_group(m, prompt, n, NULL, 3, &p, &g), GRLHF_OK);
         EXPECT(grlhf_generation_count(g, &count), GRLHF_OK);
         CHECK(count == 3);
         for (i = 0; i < 3; i++) {
@@ -132,7 +138,7 @@ static void test_greedy_generation(void) {
     p.stop_tokens = NULL;
     p.n_stop_tokens = 0;
     p.max_new_tokens = 0;
-    EXPECT(grlhf_generate_group(m, prompt, n, 2, &p, &g), GRLHF_OK);
+    EXPECT(grlhf_generate_group(m, prompt, n, NULL, 2, &p, &g), GRLHF_OK);
     EXPECT(grlhf_generation_tokens(g, 1, &tokens, &lp, &length, &finish), GRLHF_OK);
     CHECK(length == 0 && tokens != NULL && lp != NULL && finish == GRLHF_FINISH_LENGTH);
     grlhf_generation_free(g);
@@ -147,14 +153,14 @@ static void test_greedy_generation(void) {
         p.top_p = 0.9f;
         p.max_new_tokens = 16;
         p.seed = 42;
-        EXPECT(grlhf_generate_group(m, prompt, n, 4, &p, &a), GRLHF_OK);
-        EXPECT(grlhf_generate_group(m, prompt, n, 4, &p, &b), GRLHF_OK);
+        EXPECT(grlhf_generate_group(m, prompt, n, NULL, 4, &p, &a), GRLHF_OK);
+        EXPECT(grlhf_generate_group(m, prompt, n, NULL, 4, &p, &b), GRLHF_OK);
         EXPECT(grlhf_generation_tokens(a, 3, &ta, &lp, &la, &finish), GRLHF_OK);
         EXPECT(grlhf_generation_tokens(b, 3, &tb, &lp, &lb, &finish), GRLHF_OK);
         CHECK(la == 16 && lb == 16 && memcmp(ta, tb, 16 * sizeof *ta) == 0);
         grlhf_generation_free(a);
         grlhf_generation_free(b);
-        EXPECT(grlhf_generate_group(m, prompt, n, 1, NULL, &a), GRLHF_OK);
+        EXPECT(grlhf_generate_group(m, prompt, n, NULL, 1, NULL, &a), GRLHF_OK);
         EXPECT(grlhf_generation_tokens(a, 0, &ta, &lp, &la, &finish), GRLHF_OK);
         CHECK(la == 64);
         grlhf_generation_free(a);
@@ -166,24 +172,24 @@ static void test_logprobs(void) {
     int32_t ids[4] = {1, 2, 3, 4};
     float out[3] = {1, 1, 1};
     grlhf_model *m = load_model();
-    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 3), GRLHF_OK);
+    EXPECT(grlhf_model_logprobs(m, ids, 4, NULL, out, 3), GRLHF_OK);
     CHECK(out[0] < 0 && out[1] < 0 && out[2] < 0);
-    EXPECT(grlhf_model_logprobs(m, ids, 1, NULL, 0), GRLHF_OK); /* nothing to compute */
-    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 2), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_model_logprobs(m, ids, 4, NULL, 3), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_model_logprobs(m, NULL, 4, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_model_logprobs(m, ids, 0, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_model_logprobs(m, ids, -1, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_model_logprobs(m, ids, INT64_MAX, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, 1, NULL, NULL, 0), GRLHF_OK); /* nothing to compute */
+    EXPECT(grlhf_model_logprobs(m, ids, 4, NULL, out, 2), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, 4, NULL, NULL, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, NULL, 4, NULL, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, 0, NULL, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, -1, NULL, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, INT64_MAX, NULL, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
     ids[2] = -1;
-    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, 4, NULL, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
     ids[2] = 128;
-    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_model_logprobs(m, ids, 4, NULL, out, 3), GRLHF_ERR_INVALID_ARGUMENT);
     ids[2] = 127;
-    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 3), GRLHF_OK);
+    EXPECT(grlhf_model_logprobs(m, ids, 4, NULL, out, 3), GRLHF_OK);
     grlhf_model_free(m);
-    EXPECT(grlhf_model_logprobs(m, ids, 4, out, 3), GRLHF_ERR_MISUSE);
-    EXPECT(grlhf_model_logprobs(NULL, ids, 4, out, 3), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_model_logprobs(m, ids, 4, NULL, out, 3), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_model_logprobs(NULL, ids, 4, NULL, out, 3), GRLHF_ERR_MISUSE);
 }
 
 static void test_generation_misuse(void) {
@@ -202,54 +208,54 @@ static void test_generation_misuse(void) {
     p.max_new_tokens = 2;
     base = grlhf_live_handles();
 
-    EXPECT(grlhf_generate_group(NULL, prompt, 3, 1, &p, &g), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_generate_group(NULL, prompt, 3, NULL, 1, &p, &g), GRLHF_ERR_MISUSE);
     CHECK(g == NULL);
-    EXPECT(grlhf_generate_group((grlhf_model *)tok, prompt, 3, 1, &p, &g), GRLHF_ERR_MISUSE);
-    EXPECT(grlhf_generate_group(m, NULL, 3, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_generate_group(m, prompt, 0, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_generate_group(m, prompt, -3, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_generate_group(m, prompt, 3, 0, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_generate_group(m, prompt, 3, -1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1025, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &p, NULL), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group((grlhf_model *)tok, prompt, 3, NULL, 1, &p, &g), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_generate_group(m, NULL, 3, NULL, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 0, NULL, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, -3, NULL, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 0, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, -1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1025, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &p, NULL), GRLHF_ERR_INVALID_ARGUMENT);
     prompt[1] = -1;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
     prompt[1] = 128;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &p, &g), GRLHF_ERR_INVALID_ARGUMENT);
     prompt[1] = 6;
 
     bad = p; bad.struct_size = (uint32_t)sizeof bad - 1;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.struct_size = 0;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.temperature = -0.5f;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.temperature = (float)NAN;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.temperature = (float)INFINITY;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.top_k = -1;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.top_p = 0.0f;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.top_p = 1.5f;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.top_p = (float)NAN;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.max_new_tokens = -1;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.max_new_tokens = 65537;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.n_stop_tokens = 1;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.stop_tokens = stop; bad.n_stop_tokens = -1;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     bad = p; bad.stop_tokens = stop; bad.n_stop_tokens = 2; /* 128 is outside the vocabulary */
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_ERR_INVALID_ARGUMENT);
     CHECK(g == NULL);
     CHECK(grlhf_live_handles() == base);
     bad = p; bad.stop_tokens = stop; bad.n_stop_tokens = 1;
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &bad, &g), GRLHF_OK);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &bad, &g), GRLHF_OK);
 
     /* result accessors */
     EXPECT(grlhf_generation_count(g, NULL), GRLHF_ERR_INVALID_ARGUMENT);
@@ -284,7 +290,7 @@ static void test_generation_misuse(void) {
     grlhf_model_free(m);
     grlhf_model_free(NULL);
     EXPECT(grlhf_model_vocab_size(m, &count), GRLHF_ERR_MISUSE);
-    EXPECT(grlhf_generate_group(m, prompt, 3, 1, &p, &g), GRLHF_ERR_MISUSE);
+    EXPECT(grlhf_generate_group(m, prompt, 3, NULL, 1, &p, &g), GRLHF_ERR_MISUSE);
     grlhf_tokenizer_free(tok);
 }
 
@@ -405,6 +411,200 @@ static void test_leaks(void) {
     CHECK(grlhf_live_handles() == base);
 }
 
+/* ---- multimodal models ----------------------------------------------------------------------- */
+
+static grlhf_model *init_multimodal(uint64_t seed) {
+    grlhf_model *m = NULL;
+    EXPECT(grlhf_model_init(mm_config, seed, &m), GRLHF_OK);
+    return m;
+}
+
+/* The fixture PNG preprocessed for m: [1, 3, 16, 16]. */
+static grlhf_tensor *load_image(const grlhf_model *m) {
+    grlhf_tensor *image = NULL;
+    EXPECT(grlhf_image_load(m, png_path, &image), GRLHF_OK);
+    return image;
+}
+
+/* A fresh empty directory under /tmp (its path in buf). */
+static void make_temp_dir(char *buf) {
+    strcpy(buf, "/tmp/grlhf_capi_model_XXXXXX");
+    CHECK(mkdtemp(buf) != NULL);
+}
+
+/* Removes DIR/model/{config.json,model.safetensors}, DIR/model and DIR. */
+static void remove_saved_model(const char *dir) {
+    char path[256];
+    sprintf(path, "%s/model/config.json", dir);
+    remove(path);
+    sprintf(path, "%s/model/model.safetensors", dir);
+    remove(path);
+    sprintf(path, "%s/model", dir);
+    remove(path);
+    remove(dir);
+}
+
+static int same_floats(const float *a, const float *b, int64_t n) {
+    return memcmp(a, b, (size_t)n * sizeof *a) == 0;
+}
+
+static void test_multimodal_init_save_load(void) {
+    int64_t base = grlhf_live_handles(), vocab = 0, per_image = -1, size = -1, dims[4] = {0};
+    int32_t token = 0, rank = 0;
+    int32_t ids[6] = {1, IMAGE_TOKEN, 50, 60, 70, 80};
+    float a[5], b[5];
+    char dir[64], model_path[128];
+    grlhf_model *m = init_multimodal(7), *back = NULL, *same = init_multimodal(7);
+    grlhf_model *other = init_multimodal(8), *text = load_model();
+    grlhf_tensor *image = load_image(m);
+
+    EXPECT(grlhf_model_image_info(m, &token, &per_image, &size), GRLHF_OK);
+    CHECK(token == IMAGE_TOKEN && per_image == TOKENS_PER_IMAGE && size == IMAGE_SIZE);
+    EXPECT(grlhf_model_vocab_size(m, &vocab), GRLHF_OK);
+    CHECK(vocab == 401);
+    EXPECT(grlhf_model_image_info(text, &token, &per_image, &size), GRLHF_OK);
+    CHECK(token == -1 && per_image == 0 && size == 0);
+
+    EXPECT(grlhf_tensor_rank(image, &rank), GRLHF_OK);
+    EXPECT(grlhf_tensor_shape(image, dims, 4), GRLHF_OK);
+    CHECK(rank == 4 && dims[0] == 1 && dims[1] == 3 && dims[2] == IMAGE_SIZE && dims[3] == IMAGE_SIZE);
+
+    /* save, load back: the same weights give the same log-probs, bit for bit */
+    make_temp_dir(dir);
+    sprintf(model_path, "%s/model", dir); /* save creates the missing directory */
+    EXPECT(grlhf_model_save(m, model_path), GRLHF_OK);
+    EXPECT(grlhf_model_load(model_path, &back), GRLHF_OK);
+    EXPECT(grlhf_model_logprobs(m, ids, 6, image, a, 5), GRLHF_OK);
+    EXPECT(grlhf_model_logprobs(back, ids, 6, image, b, 5), GRLHF_OK);
+    CHECK(same_floats(a, b, 5));
+    CHECK(a[0] == 0.0f); /* ids[1] is an image placeholder: not predicted */
+    CHECK(a[1] < 0 && a[2] < 0 && a[3] < 0 && a[4] < 0);
+    /* the same seed gives the same model, another seed another one */
+    EXPECT(grlhf_model_logprobs(same, ids, 6, image, b, 5), GRLHF_OK);
+    CHECK(same_floats(a, b, 5));
+    EXPECT(grlhf_model_logprobs(other, ids, 6, image, b, 5), GRLHF_OK);
+    CHECK(!same_floats(a, b, 5));
+
+    grlhf_tensor_free(image);
+    grlhf_model_free(m);
+    grlhf_model_free(back);
+    grlhf_model_free(same);
+    grlhf_model_free(other);
+    grlhf_model_free(text);
+    remove_saved_model(dir);
+    CHECK(grlhf_live_handles() == base);
+}
+
+/* Token ids of the ChatML prompt of `message`, in ids (capacity 256); returns the count. */
+static int64_t chat_prompt(const grlhf_tokenizer *tok, const char *message, int32_t *ids) {
+    char text[512];
+    int64_t length = 0, count = 0;
+    EXPECT(grlhf_chatml_user_prompt(message, text, sizeof text, &length), GRLHF_OK);
+    EXPECT(grlhf_tokenizer_encode(tok, text, ids, 256, &count), GRLHF_OK);
+    return count;
+}
+
+static void test_multimodal_generation(void) {
+    int32_t prompt[256], all[300], stop = IMAGE_TOKEN;
+    float logprobs[300], other_logprobs[300];
+    int64_t n, g, i, placeholders = 0, count = 0, base = grlhf_live_handles();
+    int64_t zero_shape[4] = {1, 3, IMAGE_SIZE, IMAGE_SIZE};
+    grlhf_sampling_params p;
+    grlhf_generation *gen = NULL;
+    grlhf_model *m = init_multimodal(3);
+    grlhf_tokenizer *tok = NULL;
+    grlhf_tensor *image = load_image(m), *blank = NULL;
+    EXPECT(grlhf_tokenizer_load(mm_tokenizer, &tok), GRLHF_OK);
+    n = chat_prompt(tok, "<image>\nwhat shape?", prompt);
+    for (i = 0; i < n; i++) placeholders += prompt[i] == IMAGE_TOKEN;
+    CHECK(n > 5 && placeholders == 1);
+
+    /* a group with the image; every sequence's log-probs equal a forward over prompt + tokens
+     * with the same image. The image token is a stop token, so no generated token is read as
+     * an image (it is dropped before re-scoring). */
+    EXPECT(grlhf_sampling_params_default(&p), GRLHF_OK);
+    p.max_new_tokens = 8;
+    p.seed = 5;
+    p.stop_tokens = &stop;
+    p.n_stop_tokens = 1;
+    EXPECT(grlhf_generate_group(m, prompt, n, image, 3, &p, &gen), GRLHF_OK);
+    EXPECT(grlhf_generation_count(gen, &count), GRLHF_OK);
+    CHECK(count == 3);
+    for (g = 0; g < count; g++) {
+        const int32_t *tokens = NULL;
+        const float *lp = NULL;
+        int64_t length = 0, kept;
+        int32_t finish = -1;
+        EXPECT(grlhf_generation_tokens(gen, g, &tokens, &lp, &length, &finish), GRLHF_OK);
+        CHECK(length >= 1 && length <= 8);
+        kept = length > 0 && tokens[length - 1] == IMAGE_TOKEN ? length - 1 : length;
+        memcpy(all, prompt, (size_t)n * sizeof *all);
+        memcpy(all + n, tokens, (size_t)kept * sizeof *all);
+        EXPECT(grlhf_model_logprobs(m, all, n + kept, image, logprobs, 300), GRLHF_OK);
+        for (i = 0; i < kept; i++) {
+            if (fabsf(logprobs[n - 1 + i] - lp[i]) >= 1e-4f) {
+                printf("    FAIL: sequence %ld token %ld: log-prob %g, re-scored %g\n", (long)g, (long)i,
+                       (double)lp[i], (double)logprobs[n - 1 + i]);
+                failures++;
+            }
+        }
+    }
+    grlhf_generation_free(gen);
+
+    /* the image matters: a blank image changes the next-token distribution */
+    EXPECT(grlhf_tensor_create(NULL, zero_shape, 4, &blank), GRLHF_OK);
+    all[n] = 42;
+    EXPECT(grlhf_model_logprobs(m, all, n + 1, image, logprobs, 300), GRLHF_OK);
+    EXPECT(grlhf_model_logprobs(m, all, n + 1, blank, other_logprobs, 300), GRLHF_OK);
+    CHECK(logprobs[n - 1] != other_logprobs[n - 1]);
+    /* ...but not the text before it (causal attention) */
+    CHECK(logprobs[0] == other_logprobs[0]);
+
+    /* two images: one tensor [2, 3, S, S], image i for the i-th placeholder */
+    {
+        int32_t two[5] = {IMAGE_TOKEN, 5, IMAGE_TOKEN, 6, 7};
+        int64_t shape[4] = {2, 3, IMAGE_SIZE, IMAGE_SIZE};
+        const int64_t per = 3 * IMAGE_SIZE * IMAGE_SIZE;
+        float *pixels = calloc((size_t)(2 * per), sizeof *pixels), out[4], swapped[4];
+        grlhf_tensor *pair = NULL, *reversed = NULL;
+        CHECK(pixels != NULL);
+        EXPECT(grlhf_tensor_copy_to(image, pixels, per), GRLHF_OK); /* image, then blank */
+        EXPECT(grlhf_tensor_create(pixels, shape, 4, &pair), GRLHF_OK);
+        memmove(pixels + per, pixels, (size_t)per * sizeof *pixels); /* blank, then image */
+        memset(pixels, 0, (size_t)per * sizeof *pixels);
+        EXPECT(grlhf_tensor_create(pixels, shape, 4, &reversed), GRLHF_OK);
+        EXPECT(grlhf_model_logprobs(m, two, 5, pair, out, 4), GRLHF_OK);
+        EXPECT(grlhf_model_logprobs(m, two, 5, reversed, swapped, 4), GRLHF_OK);
+        CHECK(out[0] < 0 && out[1] == 0.0f && out[2] < 0 && out[3] < 0);
+        CHECK(out[0] != swapped[0]); /* the first placeholder took the first image */
+        p.max_new_tokens = 2;
+        EXPECT(grlhf_generate_group(m, two, 5, pair, 2, &p, &gen), GRLHF_OK);
+        grlhf_generation_free(gen);
+        grlhf_tensor_free(pair);
+        grlhf_tensor_free(reversed);
+        free(pixels);
+    }
+
+    /* the image count must match the placeholders */
+    gen = SENTINEL(grlhf_generation);
+    EXPECT(grlhf_generate_group(m, prompt, n, NULL, 1, &p, &gen), GRLHF_ERR_INVALID_ARGUMENT);
+    CHECK(gen == NULL && strstr(grlhf_last_error(), "image placeholder") != NULL);
+    EXPECT(grlhf_model_logprobs(m, prompt, n, NULL, logprobs, 300), GRLHF_ERR_INVALID_ARGUMENT);
+    {
+        int32_t none[3] = {5, 6, 7};
+        EXPECT(grlhf_generate_group(m, none, 3, image, 1, &p, &gen), GRLHF_ERR_INVALID_ARGUMENT);
+        EXPECT(grlhf_model_logprobs(m, none, 3, image, logprobs, 300), GRLHF_ERR_INVALID_ARGUMENT);
+        CHECK(strstr(grlhf_last_error(), "[0, 3, 16, 16]") != NULL);
+        EXPECT(grlhf_model_logprobs(m, none, 3, NULL, logprobs, 300), GRLHF_OK);
+    }
+
+    grlhf_tensor_free(image);
+    grlhf_tensor_free(blank);
+    grlhf_tokenizer_free(tok);
+    grlhf_model_free(m);
+    CHECK(grlhf_live_handles() == base);
+}
+
 /* ---- runner -------------------------------------------------------------------------------- */
 
 static const test_case tests[] = {
@@ -416,6 +616,8 @@ static const test_case tests[] = {
     {"tokenizer_misuse", test_tokenizer_misuse},
     {"chatml", test_chatml},
     {"model_tokenizer_leaks", test_leaks},
+    {"multimodal_init_save_load", test_multimodal_init_save_load},
+    {"multimodal_generation", test_multimodal_generation},
 };
 
 int main(void) {
@@ -427,5 +629,8 @@ int main(void) {
     sprintf(model_dir, "%s/lm/qwen2", fixtures);
     sprintf(expected_path, "%s/lm/qwen2/expected.safetensors", fixtures);
     sprintf(tokenizer_path, "%s/tokenizer/gpt2/tokenizer.json", fixtures);
+    sprintf(mm_config, "%s/multimodal/config.json", fixtures);
+    sprintf(mm_tokenizer, "%s/multimodal/tokenizer.json", fixtures);
+    sprintf(png_path, "%s/png/rgb_filters.png", fixtures);
     return run_tests(tests, sizeof tests / sizeof tests[0], 300);
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 #: The ABI these bindings are written for; must equal GRLHF_ABI_VERSION of the loaded library.
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 #: Status codes (include/grlhf.h).
 OK = 0
@@ -41,7 +41,7 @@ class Error(Exception):
 
 # Marks functions returning grlhf_status (an int32_t): those raise Error on failure.
 _status = "grlhf_status"
-_handle = ctypes.c_void_p  # every opaque handle: grlhf_tensor *, grlhf_tensor_set *
+_handle = ctypes.c_void_p  # every opaque handle: grlhf_tensor *, grlhf_model *, ...
 _i32, _i64 = ctypes.c_int32, ctypes.c_int64
 _P = ctypes.POINTER
 
@@ -87,9 +87,13 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "grlhf_safetensors_load": (_status, [ctypes.c_char_p, _P(_handle)]),
     "grlhf_safetensors_save": (_status, [ctypes.c_char_p, _handle]),
     "grlhf_model_load": (_status, [ctypes.c_char_p, _P(_handle)]),
+    "grlhf_model_init": (_status, [ctypes.c_char_p, ctypes.c_uint64, _P(_handle)]),
+    "grlhf_model_save": (_status, [_handle, ctypes.c_char_p]),
     "grlhf_model_free": (None, [_handle]),
     "grlhf_model_vocab_size": (_status, [_handle, _P(_i64)]),
-    "grlhf_model_logprobs": (_status, [_handle, _i32p, _i64, _f32p, _i64]),
+    "grlhf_model_image_info": (_status, [_handle, _P(_i32), _P(_i64), _P(_i64)]),
+    "grlhf_image_load": (_status, [_handle, ctypes.c_char_p, _P(_handle)]),
+    "grlhf_model_logprobs": (_status, [_handle, _i32p, _i64, _handle, _f32p, _i64]),
     "grlhf_tokenizer_load": (_status, [ctypes.c_char_p, _P(_handle)]),
     "grlhf_tokenizer_free": (None, [_handle]),
     "grlhf_tokenizer_vocab_size": (_status, [_handle, _P(_i64)]),
@@ -97,7 +101,8 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "grlhf_tokenizer_decode": (_status, [_handle, _i32p, _i64, ctypes.c_char_p, _i64, _P(_i64)]),
     "grlhf_chatml_user_prompt": (_status, [ctypes.c_char_p, ctypes.c_char_p, _i64, _P(_i64)]),
     "grlhf_sampling_params_default": (_status, [_P(SamplingParams)]),
-    "grlhf_generate_group": (_status, [_handle, _i32p, _i64, _i64, _P(SamplingParams), _P(_handle)]),
+    "grlhf_generate_group": (_status, [_handle, _i32p, _i64, _handle, _i64, _P(SamplingParams),
+                                       _P(_handle)]),
     "grlhf_generation_count": (_status, [_handle, _P(_i64)]),
     "grlhf_generation_tokens": (_status, [_handle, _i64, _P(_i32p), _P(_f32p), _P(_i64), _P(_i32)]),
     "grlhf_generation_free": (None, [_handle]),

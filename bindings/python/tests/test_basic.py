@@ -26,7 +26,7 @@ def last_error() -> bytes:
 def test_version_and_abi() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", grlhf.version())
     assert grlhf.version() == grlhf.__version__
-    assert grlhf.abi_version() == grlhf.ABI_VERSION == 1
+    assert grlhf.abi_version() == grlhf.ABI_VERSION == 2
 
 
 @pytest.mark.skipif(not HEADER.is_file(), reason="not run from the repository")
@@ -47,7 +47,7 @@ def test_every_header_function_is_declared() -> None:
 
 def test_abi_mismatch_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_lib, "ABI_VERSION", 999)
-    with pytest.raises(ImportError, match="ABI version 1.*need version 999"):
+    with pytest.raises(ImportError, match="ABI version 2.*need version 999"):
         _lib.load(_lib.path)
 
 

@@ -129,7 +129,7 @@ def test_sampling_params_default(model: grlhf.Model) -> None:
     ids = (ctypes.c_int32 * 2)(1, 2)
     out = ctypes.c_void_p()
     with pytest.raises(grlhf.Error, match="struct_size") as info:
-        _lib.lib.grlhf_generate_group(model.handle, ids, 2, 1, ctypes.byref(p), ctypes.byref(out))
+        _lib.lib.grlhf_generate_group(model.handle, ids, 2, None, 1, ctypes.byref(p), ctypes.byref(out))
     assert info.value.status == _lib.ERR_INVALID_ARGUMENT and out.value is None
 
 
