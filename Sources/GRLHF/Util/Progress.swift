@@ -40,9 +40,11 @@ public final class ProgressBar {
 public final class MetricsWriter {
     let handle: FileHandle
 
-    public init(path: String) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+    /// Starts `path` afresh, or appends to it (a resumed run) when `append` is true.
+    public init(path: String, append: Bool = false) throws {
+        if !append || !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: path) else { throw GRLHFError.io("cannot open \(path) for writing") }
+        if append { h.seekToEndOfFile() }
         handle = h
     }
 

@@ -1,0 +1,157 @@
+import Foundation
+
+/// One supervised row: (image?, question) → response.
+public struct SFTExample: Codable, Equatable, Sendable {
+    public var question: String
+    /// A PNG path (relative paths resolve against the dataset file's folder).
+    public var image: String?
+    public var response: String
+
+    public init(question: String, image: String? = nil, response: String) {
+        self.question = question; self.image = image; self.response = response
+    }
+}
+
+/// One preference row in the paper's layout (Align-Anything's `response_1`, `response_2`,
+/// `overall_response`): `preferred` is 1 or 2.
+public struct PreferenceExample: Codable, Equatable, Sendable {
+    public var question: String
+    public var image: String?
+    public var response1: String
+    public var response2: String
+    public var preferred: Int
+
+    enum CodingKeys: String, CodingKey {
+        case question, image, response1 = "response_1", response2 = "response_2", preferred
+    }
+
+    public init(question: String, image: String? = nil, response1: String, response2: String, preferred: Int) {
+        self.question = question; self.image = image; self.response1 = response1; self.response2 = response2
+        self.preferred = preferred
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(question: try c.decode(String.self, forKey: .question), image: try c.decodeIfPresent(String.self, forKey: .image),
+                  response1: try c.decode(String.self, forKey: .response1), response2: try c.decode(String.self, forKey: .response2),
+                  preferred: try c.decode(Int.self, forKey: .preferred))
+        guard preferred == 1 || preferred == 2 else {
+            throw GRLHFError.invalidFormat("preferred must be 1 or 2, got \(preferred)")
+        }
+    }
+
+    public var chosen: String { preferred == 1 ? response1 : response2 }
+    public var rejected: String { preferred == 1 ? response2 : response1 }
+}
+
+/// One RL prompt: what the policy answers, and what a reward function may check it against.
+public struct PromptExample: Codable, Equatable, Sendable {
+    public var question: String
+    public var image: String?
+    /// The reference answer, for rule-based and verifiable rewards (verl's `ground_truth`).
+    public var groundTruth: String?
+
+    enum CodingKeys: String, CodingKey { case question, image, groundTruth = "ground_truth" }
+
+    public init(question: String, image: String? = nil, groundTruth: String? = nil) {
+        self.question = question; self.image = image; self.groundTruth = groundTruth
+    }
+}
+
+/// JSON Lines: one object per line, blank lines skipped. Errors name the file and line.
+public enum JSONLines {
+    public static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> [T] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw GRLHFError.io("\(path): cannot read") }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var rows: [T] = []
+        for (i, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            guard line.contains(where: { !($0 == 32 || $0 == 9 || $0 == 13) }) else { continue }
+            do {
+                rows.append(try JSONDecoder().decode(T.self, from: Data(line)))
+            } catch {
+                throw GRLHFError.invalidFormat("\(path):\(i + 1): \(error)")
+            }
+        }
+        return rows.map { resolveImage($0, against: folder) }
+    }
+
+    /// Relative image paths are relative to the dataset's folder.
+    static func resolveImage<T>(_ row: T, against folder: String) -> T {
+        func resolved(_ p: String?) -> String? {
+            guard let p, !p.hasPrefix("/") else { return p }
+            return folder + "/" + p
+        }
+        switch row {
+        case var r as SFTExample: r.image = resolved(r.image); return r as! T
+        case var r as PreferenceExample: r.image = resolved(r.image); return r as! T
+        case var r as PromptExample: r.image = resolved(r.image); return r as! T
+        default: return row
+        }
+    }
+}
+
+/// Turns text rows into token sequences for a model: the ChatML user turn (with the image's
+/// placeholder on its own line first, as in `grlhf generate`), the assistant's generation
+/// prompt, and responses closed by `<|im_end|>` so the model learns to stop.
+public final class ChatEncoder {
+    public let tokenizer: Tokenizer
+    public let model: any CausalLM
+    /// The token that ends an assistant turn; generation stops on it.
+    public let endOfTurn: Int32
+    let imagePlaceholder: String?
+    private var pixels: [String: Tensor] = [:]
+    private let lock = NSLock()
+
+    public init(tokenizer: Tokenizer, model: any CausalLM) throws {
+        guard let end = tokenizer.id(for: "<|im_end|>") else {
+            throw GRLHFError.invalidArgument("the tokenizer has no <|im_end|> token (ChatML)")
+        }
+        guard tokenizer.vocabSize <= model.vocabSize else {
+            throw GRLHFError.invalidArgument("tokenizer has \(tokenizer.vocabSize) tokens, the model \(model.vocabSize)")
+        }
+        self.tokenizer = tokenizer
+        self.model = model
+        endOfTurn = end
+        imagePlaceholder = model.imageTokenId.flatMap { tokenizer.token(for: $0) }
+        if model.imageTokenId != nil && imagePlaceholder == nil {
+            throw GRLHFError.invalidArgument("the tokenizer has no token for the model's image placeholder")
+        }
+    }
+
+    /// Prompt ids and pixels [1, C, S, S] (nil without an image) of a question.
+    public func prompt(_ question: String, image: String?) throws -> (ids: [Int32], images: Tensor?) {
+        var message = question, images: Tensor?
+        if let image {
+            guard let multimodal = model as? MultimodalModel, let placeholder = imagePlaceholder else {
+                throw GRLHFError.invalidArgument("\(image): a text-only model cannot read images")
+            }
+            images = try cachedPixels(image, multimodal)
+            message = placeholder + "\n" + question
+        }
+        let ids = tokenizer.encode(ChatTemplate.chatML(messages: [("user", message)], addGenerationPrompt: true))
+        if let id = model.imageTokenId, ids.filter({ $0 == id }).count != (image == nil ? 0 : 1) {
+            throw GRLHFError.invalidArgument("the question itself contains the image placeholder: \(question.prefix(60))")
+        }
+        return (ids, images)
+    }
+
+    /// Response ids followed by the end-of-turn token.
+    public func response(_ text: String) -> [Int32] { tokenizer.encode(text) + [endOfTurn] }
+
+    /// A generated completion as text (the end-of-turn and other special tokens dropped).
+    public func text(_ completion: [Int32]) -> String { tokenizer.decode(completion, skipSpecialTokens: true) }
+
+    private func cachedPixels(_ path: String, _ model: MultimodalModel) throws -> Tensor {
+        lock.lock(); defer { lock.unlock() }
+        if let t = pixels[path] { return t }
+        let t = try model.pixels(pngAt: path)
+        pixels[path] = t
+        return t
+    }
+
+    /// The full sequence of a (question, image, response) row.
+    public func sequence(_ question: String, image: String?, response: String) throws -> TokenSequence {
+        let p = try prompt(question, image: image)
+        return TokenSequence(prompt: p.ids, images: p.images, completion: self.response(response))
+    }
+}

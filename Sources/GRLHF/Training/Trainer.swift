@@ -1,0 +1,287 @@
+import Foundation
+
+/// Optimizer settings every trainer shares (the paper's Table 5 names them).
+public struct OptimizerConfig: Codable, Equatable, Sendable {
+    public var learningRate: Float = 1e-5
+    public var weightDecay: Float = 0.01
+    /// Fraction of the run spent warming up linearly to the peak rate.
+    public var warmupRatio: Float = 0.03
+    public var schedule: LRSchedule.Kind = .cosine
+    /// Global gradient-norm clip (0 turns it off).
+    public var maxGradNorm: Float = 1
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+
+    public init(learningRate: Float = 1e-5, weightDecay: Float = 0.01, warmupRatio: Float = 0.03,
+                schedule: LRSchedule.Kind = .cosine, maxGradNorm: Float = 1) {
+        self.learningRate = learningRate; self.weightDecay = weightDecay; self.warmupRatio = warmupRatio
+        self.schedule = schedule; self.maxGradNorm = maxGradNorm
+    }
+}
+
+/// One step's metrics, by the names TRL uses where it has one (loss, reward, kl, grad_norm, …).
+public typealias Metrics = [String: Double]
+
+/// Which rows come next: a fresh shuffle of 0..<count every epoch, from (seed, epoch) alone, so
+/// the whole order is restored from three integers.
+public struct DataOrder: Codable, Equatable, Sendable {
+    public let count: Int
+    public let seed: UInt64
+    public private(set) var epoch = 0
+    public private(set) var position = 0
+
+    public init(count: Int, seed: UInt64) {
+        require(count > 0, "DataOrder: empty dataset")
+        self.count = count; self.seed = seed
+    }
+
+    func permutation(_ epoch: Int) -> [Int] {
+        var rng = PCG32(seed: seed, stream: UInt64(epoch))
+        var p = Array(0..<count)
+        for i in stride(from: count - 1, to: 0, by: -1) { p.swapAt(i, Int(rng.nextUInt32() % UInt32(i + 1))) }
+        return p
+    }
+
+    /// The next `k` row indices, crossing into the next epoch as needed.
+    public mutating func next(_ k: Int) -> [Int] {
+        var out: [Int] = []
+        var order = permutation(epoch)
+        while out.count < k {
+            if position == count { epoch += 1; position = 0; order = permutation(epoch) }
+            out.append(order[position]); position += 1
+        }
+        return out
+    }
+}
+
+/// What every trainer shares: AdamW over the trainable parameters, the learning-rate schedule,
+/// gradient clipping, skipping non-finite steps, the step loop with progress, metrics (callback
+/// and JSONL) and checkpoints. A trainer subclasses it and implements `trainStep`, which
+/// accumulates gradients and returns its metrics; `applyGradients` then takes the step.
+open class Trainer {
+    public let optimizerConfig: OptimizerConfig
+    /// Optimizer steps of the whole run (the schedule's length).
+    public let totalSteps: Int
+    /// The trained tensors by name; the optimizer updates these and checkpoints store them.
+    public let parameters: [(name: String, tensor: Tensor)]
+    public let optimizer: AdamW
+    public let schedule: LRSchedule
+    /// Trainer steps taken (a batch for SFT, RM and DPO; a rollout batch for GRPO and PPO).
+    public internal(set) var step = 0
+    /// Optimizer updates attempted (applied or skipped): the schedule's position.
+    public internal(set) var updates = 0
+    public internal(set) var data: DataOrder
+    /// Updates whose loss or gradients were not finite: counted, never applied.
+    public internal(set) var skippedSteps = 0
+    /// Every step's metrics so far (checkpointed, so a resumed run reports the whole history).
+    public internal(set) var history: [Metrics] = []
+    /// Called after every step; returning false stops `train` cleanly after that step.
+    public var onStep: ((Int, Metrics) -> Bool)?
+    /// Where each step's metrics are appended as JSON lines.
+    public var metricsPath: String?
+
+    /// - Parameters:
+    ///   - parameters: the trained tensors by name (for a model, its parameters that need
+    ///     gradients).
+    ///   - totalSteps: trainer steps of the run; `updatesPerStep` optimizer updates each.
+    ///   - rows: dataset size; `seed` shuffles it.
+    public init(parameters: [(name: String, tensor: Tensor)], optimizer config: OptimizerConfig, totalSteps: Int,
+                updatesPerStep: Int = 1, rows: Int, seed: UInt64) {
+        require(!parameters.isEmpty && totalSteps > 0 && updatesPerStep > 0, "Trainer: nothing to train")
+        optimizerConfig = config
+        self.totalSteps = totalSteps
+        self.parameters = parameters
+        optimizer = AdamW(parameters: parameters.map(\.tensor), learningRate: config.learningRate,
+                          beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay)
+        let updates = totalSteps * updatesPerStep
+        schedule = LRSchedule(config.schedule, peak: config.learningRate,
+                              warmupSteps: Int((config.warmupRatio * Float(updates)).rounded()), totalSteps: updates)
+        data = DataOrder(count: rows, seed: seed)
+    }
+
+    /// One trainer step: forward and backward passes, each group of gradients applied with
+    /// `applyGradients`. Returns the step's metrics (at least "loss"; "tokens" gives
+    /// tokens_per_second).
+    open func trainStep() throws -> Metrics { fatalError("subclasses implement trainStep") }
+
+    /// Clips the accumulated gradients and updates the parameters, unless the loss or the
+    /// gradient norm is not finite: then the step is skipped and counted, and the weights stay
+    /// as they were. Clears the gradients either way.
+    @discardableResult
+    public func applyGradients(loss: Float) -> (gradNorm: Float, learningRate: Float) {
+        let trained = parameters.map(\.tensor)
+        let norm = optimizerConfig.maxGradNorm > 0 ? clipGradientNorm(trained, maxNorm: optimizerConfig.maxGradNorm) : gradientNorm(trained)
+        let lr = schedule.rate(at: updates)
+        if loss.isFinite && norm.isFinite {
+            optimizer.learningRate = lr
+            optimizer.step()
+        } else {
+            skippedSteps += 1
+        }
+        optimizer.zeroGrad()
+        updates += 1
+        return (norm, lr)
+    }
+
+    /// Runs one trainer step and records its metrics (adding skipped_steps, step_time and
+    /// tokens_per_second).
+    @discardableResult
+    public func runStep() throws -> Metrics {
+        let start = DispatchTime.now()
+        optimizer.zeroGrad()
+        let cursor = data
+        var m: Metrics
+        do { m = try trainStep() } catch {
+            data = cursor  // a failed step (e.g. a throwing reward) consumes no rows
+            optimizer.zeroGrad()
+            throw error
+        }
+        step += 1
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        m["skipped_steps"] = Double(skippedSteps)
+        m["step_time"] = seconds
+        if let tokens = m["tokens"] { m["tokens_per_second"] = tokens / seconds }
+        m["step"] = Double(step)
+        history.append(m)
+        return m
+    }
+
+    /// Runs until `totalSteps` (or `steps` more), reporting each step. With `checkpointEvery` and
+    /// `checkpointDirectory`, saves `step-N` checkpoints there (see `saveCheckpoint`).
+    public func train(steps: Int? = nil, progress: Bool = false, label: String = "train",
+                      checkpointEvery: Int = 0, checkpointDirectory: String? = nil) throws {
+        let end = Swift.min(totalSteps, step + (steps ?? totalSteps))
+        let writer = try metricsPath.map { try MetricsWriter(path: $0, append: step > 0) }
+        let bar = progress ? ProgressBar(total: Double(end - step), label: label) : nil
+        let first = step
+        while step < end {
+            let m = try runStep()
+            writer?.write(m)
+            bar?.update(Double(step - first), status: String(format: "step %d  loss %.4f", step, m["loss"] ?? .nan))
+            if let dir = checkpointDirectory, checkpointEvery > 0, step % checkpointEvery == 0 || step == end {
+                try saveCheckpoint(in: dir)
+            }
+            if let onStep, !onStep(step, m) { break }
+        }
+        bar?.finish(status: "step \(step)")
+    }
+
+    // MARK: Checkpoints
+
+    struct State: Codable {
+        var step: Int
+        var updates: Int
+        var data: DataOrder
+        var skippedSteps: Int
+        var optimizerSteps: Int
+        var history: [[String: Double?]]
+    }
+
+    /// Writes checkpoint `step-N` under `root` (weights, AdamW moments, step, data cursor,
+    /// metrics so far) and points `root/latest` at it. The directory is written under a
+    /// temporary name, every file fsynced, then renamed: a crash leaves the previous
+    /// checkpoint intact. Returns the checkpoint's path.
+    @discardableResult
+    public func saveCheckpoint(in root: String) throws -> String {
+        let name = String(format: "step-%06d", step)
+        let final = root + "/" + name
+        try Checkpoint.writeDirectory(final) { dir in
+            try Safetensors.write(parameters, to: dir + "/weights.safetensors")
+            let moments = parameters.indices.flatMap { i in
+                [(name: "m." + parameters[i].name, tensor: optimizer.m[i]), (name: "v." + parameters[i].name, tensor: optimizer.v[i])]
+            }
+            try Safetensors.write(moments, to: dir + "/optimizer.safetensors")
+            let state = State(step: step, updates: updates, data: data, skippedSteps: skippedSteps, optimizerSteps: optimizer.stepCount,
+                              history: history.map { $0.mapValues { $0.isFinite ? $0 : nil } })
+            try Checkpoint.writeJSON(state, to: dir + "/state.json")
+        }
+        try AtomicFile.write(to: root + "/latest") { write in try Array(name.utf8).withUnsafeBytes { try write($0) } }
+        return final
+    }
+
+    /// Restores weights, optimizer moments, step, data cursor and metrics from a checkpoint
+    /// directory, or from the one `latest` names when given the root. Continuing then gives
+    /// the same weights, bit for bit, as a run that never stopped (at the same thread count).
+    public func resume(from path: String) throws {
+        var dir = path
+        if let latest = FileManager.default.contents(atPath: path + "/latest") {
+            dir = path + "/" + String(decoding: latest, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let weights = Dictionary(try Safetensors.read(contentsOf: dir + "/weights.safetensors").map { ($0.name, $0.tensor) },
+                                 uniquingKeysWith: { a, _ in a })
+        let moments = Dictionary(try Safetensors.read(contentsOf: dir + "/optimizer.safetensors").map { ($0.name, $0.tensor) },
+                                 uniquingKeysWith: { a, _ in a })
+        let state = try Checkpoint.readJSON(dir + "/state.json", as: State.self)
+        guard state.data.count == data.count else {
+            throw GRLHFError.invalidArgument("\(dir): checkpoint of a dataset of \(state.data.count) rows, this one has \(data.count)")
+        }
+        var m: [Tensor] = [], v: [Tensor] = []
+        for (name, p) in parameters {
+            guard let w = weights[name], let mi = moments["m." + name], let vi = moments["v." + name],
+                  w.shape == p.shape, mi.shape == p.shape, vi.shape == p.shape else {
+                throw GRLHFError.invalidFormat("\(dir): \(name) missing or of the wrong shape")
+            }
+            m.append(mi); v.append(vi)
+        }
+        guard weights.count == parameters.count else {
+            throw GRLHFError.invalidFormat("\(dir): \(weights.count) tensors for \(parameters.count) parameters")
+        }
+        try optimizer.restore(m: m, v: v, stepCount: state.optimizerSteps)
+        for (name, p) in parameters { p.data.update(from: weights[name]!.data, count: p.count) }
+        step = state.step
+        updates = state.updates
+        data = state.data
+        skippedSteps = state.skippedSteps
+        history = state.history.map { $0.mapValues { $0 ?? .nan } }
+    }
+}
+
+/// Checkpoint directories written all at once.
+enum Checkpoint {
+    /// Fills a temporary sibling of `path`, fsyncs it, and renames it into place (replacing an
+    /// older `path`, which is first moved aside and removed after the swap).
+    static func writeDirectory(_ path: String, _ fill: (String) throws -> Void) throws {
+        let fm = FileManager.default
+        let parent = (path as NSString).deletingLastPathComponent
+        let temp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        do { try fm.createDirectory(atPath: temp, withIntermediateDirectories: true) } catch {
+            throw GRLHFError.io("\(temp): cannot create (\(error.localizedDescription))")
+        }
+        do {
+            try fill(temp)
+            try fsyncPath(temp)
+            var aside: String?
+            if fm.fileExists(atPath: path) {
+                aside = "\(path).old-\(getpid())"
+                guard rename(path, aside!) == 0 else { throw GRLHFError.io("\(path): rename: \(errnoText())") }
+            }
+            guard rename(temp, path) == 0 else { throw GRLHFError.io("\(path): rename: \(errnoText())") }
+            try fsyncPath(parent.isEmpty ? "." : parent)
+            if let aside { try? fm.removeItem(atPath: aside) }
+        } catch {
+            try? fm.removeItem(atPath: temp)
+            throw error
+        }
+    }
+
+    static func fsyncPath(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw GRLHFError.io("\(path): open: \(errnoText())") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw GRLHFError.io("\(path): fsync: \(errnoText())") }
+    }
+
+    static func readJSON<T: Decodable>(_ path: String, as type: T.Type) throws -> T {
+        guard let data = FileManager.default.contents(atPath: path) else { throw GRLHFError.io("\(path): cannot read") }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch {
+            throw GRLHFError.invalidFormat("\(path): \(error)")
+        }
+    }
+
+    static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = try encoder.encode(value)
+        try AtomicFile.write(to: path) { write in try json.withUnsafeBytes { try write($0) } }
+    }
+}
