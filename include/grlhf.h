@@ -494,10 +494,9 @@ grlhf_status grlhf_sampling_params_default(grlhf_sampling_params *out);
  * group:    number of sequences, 1..1024.
  * params:   NULL for the defaults.
  *
- * Tokens are sampled from the whole vocabulary, image_token_id included; the
- * decoder reads a generated one as an ordinary token, but grlhf_model_logprobs
- * reads every image_token_id as an image, so it cannot re-score such a
- * sequence. Put image_token_id in stop_tokens and drop it to avoid that.
+ * Tokens are sampled from the whole vocabulary except image_token_id, which
+ * only prompts hold (so every result can be re-scored by grlhf_model_logprobs).
+ * The log-probs are still those of the full distribution.
  *
  * Returns GRLHF_ERR_MISUSE (bad model or images handle),
  * GRLHF_ERR_INVALID_ARGUMENT (NULL prompt or out, bad length, id, group or

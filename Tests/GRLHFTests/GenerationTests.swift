@@ -61,6 +61,17 @@ import Testing
         #expect(out.tokens == Array(greedy[0...2]) && out.finishReason == .stop)
     }
 
+    @Test func samplerNeverDrawsTheBannedToken() {
+        let logits: [Float] = [9, 1, 8, 0]
+        var rng = PCG32(seed: 3)
+        logits.withUnsafeBufferPointer { p in
+            #expect(Sampler.sample(p.baseAddress!, vocab: 4, options: SamplingOptions(temperature: 0), banned: 0, rng: &rng) == 2)
+            for _ in 0..<200 {
+                #expect(Sampler.sample(p.baseAddress!, vocab: 4, options: SamplingOptions(temperature: 5), banned: 0, rng: &rng) != 0)
+            }
+        }
+    }
+
     @Test func samplerTruncation() {
         let logits: [Float] = [0, 5, 4, -1, 3]
         var rng = PCG32(seed: 1)

@@ -37,15 +37,19 @@ public struct GeneratedSequence: Equatable, Sendable {
 }
 
 enum Sampler {
-    /// Draws a token from one row of logits.
-    static func sample(_ logits: UnsafePointer<Float>, vocab: Int, options o: SamplingOptions, rng: inout PCG32) -> Int32 {
+    /// Draws a token from one row of logits, never `banned` (an image placeholder, which only
+    /// the prompt may hold).
+    static func sample(_ logits: UnsafePointer<Float>, vocab: Int, options o: SamplingOptions, banned: Int32? = nil,
+                       rng: inout PCG32) -> Int32 {
+        let skip = banned.map(Int.init) ?? -1
         if o.temperature <= 0 || o.topK == 1 {
-            var best = 0
-            for i in 1..<vocab where logits[i] > logits[best] { best = i }
+            var best = skip == 0 ? 1 : 0
+            for i in 1..<vocab where i != skip && logits[i] > logits[best] { best = i }
             return Int32(best)
         }
         // Candidates sorted by logit when truncating; plain order otherwise.
         var ids = Array(0..<vocab)
+        if skip >= 0 { ids.remove(at: skip) }
         if o.topK > 0 || o.topP < 1 { ids.sort { logits[$0] > logits[$1] } }
         if o.topK > 0 && o.topK < vocab { ids.removeSubrange(o.topK...) }
         let m = ids.map { logits[$0] }.max()!
@@ -72,7 +76,8 @@ enum Sampler {
 extension CausalLM {
     /// Samples `count` continuations of one prompt (ids with one placeholder per image, and the
     /// images [I, C, S, S]). The prompt is prefilled once; its cache is copied to every member of
-    /// the group, which then decode together, one batched forward per token. Members that stop
+    /// the group, which then decode together, one batched forward per token. Image placeholders
+    /// are never sampled (a completion is text). Members that stop
     /// early ride along until the last one finishes.
     public func sampleGroup(prompt: [Int32], images: Tensor? = nil, count: Int, options o: SamplingOptions) -> [GeneratedSequence] {
         require(!prompt.isEmpty && count > 0 && o.maxNewTokens >= 0, "sampleGroup: empty prompt or group")
@@ -97,7 +102,7 @@ extension CausalLM {
                 for i in 0..<count {
                     if done[i] { next[i] = out[i].tokens.last ?? 0; continue }
                     let r = row(i)
-                    let token = Sampler.sample(r, vocab: v, options: o, rng: &rngs[i])
+                    let token = Sampler.sample(r, vocab: v, options: o, banned: imageTokenId, rng: &rngs[i])
                     next[i] = token
                     out[i].tokens.append(token)
                     out[i].logProbs.append(r[Int(token)] - Kernels.logSumExp(r, v))

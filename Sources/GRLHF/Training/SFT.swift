@@ -49,10 +49,3 @@ public final class SFTTrainer: Trainer {
                 "tokens": Double(tokens), "mean_token_accuracy": Double(correct) / Double(tokens)]
     }
 }
-
-extension Module {
-    /// The parameters that need gradients, by name (frozen towers and bases are left out).
-    public func trainableParameters() -> [(name: String, tensor: Tensor)] {
-        namedParameters().filter { $0.tensor.requiresGrad }
-    }
-}

@@ -211,7 +211,7 @@ open class Trainer {
                                  uniquingKeysWith: { a, _ in a })
         let moments = Dictionary(try Safetensors.read(contentsOf: dir + "/optimizer.safetensors").map { ($0.name, $0.tensor) },
                                  uniquingKeysWith: { a, _ in a })
-        let state = try Checkpoint.readJSON(dir + "/state.json", as: State.self)
+        let state = try ModelDirectory.decode(dir + "/state.json", as: State.self)
         guard state.data.count == data.count else {
             throw GRLHFError.invalidArgument("\(dir): checkpoint of a dataset of \(state.data.count) rows, this one has \(data.count)")
         }
@@ -269,13 +269,6 @@ enum Checkpoint {
         guard fd >= 0 else { throw GRLHFError.io("\(path): open: \(errnoText())") }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw GRLHFError.io("\(path): fsync: \(errnoText())") }
-    }
-
-    static func readJSON<T: Decodable>(_ path: String, as type: T.Type) throws -> T {
-        guard let data = FileManager.default.contents(atPath: path) else { throw GRLHFError.io("\(path): cannot read") }
-        do { return try JSONDecoder().decode(T.self, from: data) } catch {
-            throw GRLHFError.invalidFormat("\(path): \(error)")
-        }
     }
 
     static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
