@@ -144,6 +144,32 @@ enum Toy {
         #expect(trainer.history.allSatisfy { $0["loss"]!.isFinite && $0["skipped_steps"] == 0 && $0["kl"]! >= 0 })
     }
 
+    /// The PPO baseline on the same task: a critic on its own copy of the model, GAE, and the
+    /// rule reward at the last token.
+    @Test func ppoRaisesTheRewardOfAToyTask() throws {
+        let policy = try Toy.model(seed: 6)
+        let encoder = try Toy.encoder(policy)
+        var sft = SFTConfig()
+        sft.steps = 60; sft.batchSize = 6; sft.optimizer = Toy.optimizer(1e-2)
+        try SFTTrainer(model: policy, encoder: encoder, examples: Toy.uniformAnswers, config: sft).train()
+        var config = PPOConfig()
+        config.steps = 12; config.promptsPerStep = 2; config.completionsPerPrompt = 8; config.epochs = 2; config.miniBatches = 2
+        config.whitenAdvantages = true
+        config.sampling = SamplingOptions(temperature: 1, maxNewTokens: 8)
+        config.optimizer = Toy.optimizer(1e-3)
+        config.criticOptimizer = Toy.optimizer(1e-3)
+        let prompts = Toy.prompts.filter { $0.groundTruth == "blue" }
+        let trainer = try PPOTrainer(policy: policy, encoder: encoder, prompts: prompts, reward: Toy.colorReward, config: config)
+        try trainer.train()
+        let rewards = trainer.history.map { $0["reward"]! }
+        let early = rewards.prefix(3).reduce(0, +) / 3, late = rewards.suffix(3).reduce(0, +) / 3
+        #expect(early < 0.6 && late > 0.85, "reward \(early) → \(late): \(rewards)")
+        #expect(trainer.history.allSatisfy { $0["loss"]!.isFinite && $0["value_loss"]!.isFinite && $0["skipped_steps"] == 0 })
+        // The critic learns: its loss falls as its values approach the returns.
+        let valueLosses = trainer.history.map { $0["value_loss"]! }
+        #expect(valueLosses.suffix(3).reduce(0, +) < valueLosses.prefix(3).reduce(0, +), "\(valueLosses)")
+    }
+
     @Test func grpoHandlesZeroVarianceGroupsAndGroupsOfOne() throws {
         let policy = try Toy.model(seed: 7)
         let encoder = try Toy.encoder(policy)
@@ -194,7 +220,8 @@ enum Toy {
     }
 
     /// Stopping after two steps, saving, and resuming into a fresh trainer gives the same weights,
-    /// bit for bit, as four uninterrupted steps (SFT and GRPO, whose sampling is seeded per step).
+    /// bit for bit, as four uninterrupted steps (SFT; GRPO and PPO, whose sampling is seeded per
+    /// step; PPO's critic and its optimizer are checkpointed beside the policy).
     @Test func resumeIsBitExact() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("grlhf-ckpt-\(UInt32.random(in: 0 ... .max))").path
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -210,7 +237,14 @@ enum Toy {
             c.optimizer = OptimizerConfig(learningRate: 1e-3)
             return try GRPOTrainer(policy: model, encoder: try Toy.encoder(model), prompts: Toy.prompts, reward: Toy.colorReward, config: c)
         }
-        for (name, make) in [("sft", sft), ("grpo", grpo)] {
+        func ppo(_ model: DecoderLM) throws -> Trainer {
+            var c = PPOConfig()
+            c.steps = 4; c.promptsPerStep = 2; c.completionsPerPrompt = 2; c.epochs = 2; c.miniBatches = 2
+            c.sampling = SamplingOptions(temperature: 1, maxNewTokens: 6)
+            c.optimizer = OptimizerConfig(learningRate: 1e-3)
+            return try PPOTrainer(policy: model, encoder: try Toy.encoder(model), prompts: Toy.prompts, reward: Toy.colorReward, config: c)
+        }
+        for (name, make) in [("sft", sft), ("grpo", grpo), ("ppo", ppo)] {
             let straight = try Toy.model()
             let a = try make(straight)
             try a.train()

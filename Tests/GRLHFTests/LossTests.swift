@@ -85,6 +85,15 @@ import Testing
         }
     }
 
+    @Test func ppoTokenRewards() {
+        for case let t as [String: Any] in Self.fixture["token_rewards"] as! [Any] {
+            let r = Losses.tokenRewards(score: Self.number(t, "score"), logProbs: Self.floats(t, "logprobs"),
+                                        referenceLogProbs: Self.floats(t, "reference"),
+                                        klCoefficient: Self.number(t, "kl_coefficient"), clip: Self.number(t, "clip"))
+            #expect(Self.close(r, Self.floats(t, "rewards")))
+        }
+    }
+
     @Test func gaeAndClippedValueLoss() {
         let g = Self.section("gae")
         let (adv, ret) = Losses.gae(rewards: Self.floats(g, "rewards"), values: Self.floats(g, "values"),

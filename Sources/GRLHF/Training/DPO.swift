@@ -66,13 +66,19 @@ public final class DPOTrainer: Trainer {
 
 /// A copy of `model` with its own weights, frozen: the reference policy of DPO, GRPO and PPO.
 public func frozenCopy(_ model: any CausalLM) throws -> any CausalLM {
+    let copy = try trainableCopy(model)
+    copy.setTrainable(false)
+    return copy
+}
+
+/// A copy of `model` with its own weights (LoRA adapters are not copied): PPO's default critic.
+public func trainableCopy(_ model: any CausalLM) throws -> any CausalLM {
     let copy: any CausalLM
     switch model {
     case let m as DecoderLM: copy = try DecoderLM(m.config)
     case let m as MultimodalModel: copy = try MultimodalModel(m.config)
-    default: throw GRLHFError.unsupported("frozenCopy: \(type(of: model))")
+    default: throw GRLHFError.unsupported("copying a \(type(of: model))")
     }
     try copy.load(model.stateDict())  // copies the values
-    copy.setTrainable(false)
     return copy
 }

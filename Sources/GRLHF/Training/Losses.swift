@@ -75,6 +75,16 @@ public enum Losses {
         }
     }
 
+    /// PPO's per-token rewards of one completion (align-anything): −β(log π_old − log π_ref) at
+    /// every token, the reward model's score added at the last, each clamped to ±clip.
+    public static func tokenRewards(score: Float, logProbs: [Float], referenceLogProbs: [Float],
+                                    klCoefficient: Float = 0.02, clip: Float = 50) -> [Float] {
+        require(logProbs.count == referenceLogProbs.count && !logProbs.isEmpty, "tokenRewards: sizes differ or empty")
+        var r = zip(logProbs, referenceLogProbs).map { -klCoefficient * ($0 - $1) }
+        r[r.count - 1] += score
+        return r.map { Swift.min(Swift.max($0, -clip), clip) }
+    }
+
     /// Generalized advantage estimation over one sequence's per-token rewards and values:
     /// δ_t = r_t + γV_{t+1} − V_t (V after the last token is 0), A_t = δ_t + γλA_{t+1};
     /// returns are A + V (the critic's targets).

@@ -54,22 +54,43 @@ public struct DataOrder: Codable, Equatable, Sendable {
     }
 }
 
+/// Tensors trained together by one AdamW with one schedule: the policy, or PPO's critic beside it.
+public final class ParameterGroup {
+    /// Prefix of this group's tensors in checkpoints ("" for the main group).
+    public let name: String
+    public let parameters: [(name: String, tensor: Tensor)]
+    public let config: OptimizerConfig
+    public let optimizer: AdamW
+    public let schedule: LRSchedule
+    /// Updates attempted (applied or skipped): the schedule's position.
+    public internal(set) var updates = 0
+
+    init(name: String, parameters: [(name: String, tensor: Tensor)], config: OptimizerConfig, totalUpdates: Int) {
+        require(!parameters.isEmpty && totalUpdates > 0, "ParameterGroup \(name): nothing to train")
+        self.name = name
+        self.parameters = parameters
+        self.config = config
+        optimizer = AdamW(parameters: parameters.map(\.tensor), learningRate: config.learningRate,
+                          beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay)
+        schedule = LRSchedule(config.schedule, peak: config.learningRate,
+                              warmupSteps: Int((config.warmupRatio * Float(totalUpdates)).rounded()), totalSteps: totalUpdates)
+    }
+
+    /// Checkpoint names of the tensors.
+    func key(_ parameter: String) -> String { name.isEmpty ? parameter : name + "/" + parameter }
+}
+
 /// What every trainer shares: AdamW over the trainable parameters, the learning-rate schedule,
 /// gradient clipping, skipping non-finite steps, the step loop with progress, metrics (callback
 /// and JSONL) and checkpoints. A trainer subclasses it and implements `trainStep`, which
-/// accumulates gradients and returns its metrics; `applyGradients` then takes the step.
+/// computes losses and applies each with `applyGradients`.
 open class Trainer {
-    public let optimizerConfig: OptimizerConfig
-    /// Optimizer steps of the whole run (the schedule's length).
+    /// Trainer steps of the whole run.
     public let totalSteps: Int
-    /// The trained tensors by name; the optimizer updates these and checkpoints store them.
-    public let parameters: [(name: String, tensor: Tensor)]
-    public let optimizer: AdamW
-    public let schedule: LRSchedule
+    /// The main group (the model being trained) first, then any added with `addGroup`.
+    public private(set) var groups: [ParameterGroup]
     /// Trainer steps taken (a batch for SFT, RM and DPO; a rollout batch for GRPO and PPO).
     public internal(set) var step = 0
-    /// Optimizer updates attempted (applied or skipped): the schedule's position.
-    public internal(set) var updates = 0
     public internal(set) var data: DataOrder
     /// Updates whose loss or gradients were not finite: counted, never applied.
     public internal(set) var skippedSteps = 0
@@ -80,6 +101,14 @@ open class Trainer {
     /// Where each step's metrics are appended as JSON lines.
     public var metricsPath: String?
 
+    public var main: ParameterGroup { groups[0] }
+    /// The main group's tensors, optimizer, settings and schedule.
+    public var parameters: [(name: String, tensor: Tensor)] { main.parameters }
+    public var optimizer: AdamW { main.optimizer }
+    public var optimizerConfig: OptimizerConfig { main.config }
+    public var schedule: LRSchedule { main.schedule }
+    public var updates: Int { main.updates }
+
     /// - Parameters:
     ///   - parameters: the trained tensors by name (for a model, its parameters that need
     ///     gradients).
@@ -87,39 +116,43 @@ open class Trainer {
     ///   - rows: dataset size; `seed` shuffles it.
     public init(parameters: [(name: String, tensor: Tensor)], optimizer config: OptimizerConfig, totalSteps: Int,
                 updatesPerStep: Int = 1, rows: Int, seed: UInt64) {
-        require(!parameters.isEmpty && totalSteps > 0 && updatesPerStep > 0, "Trainer: nothing to train")
-        optimizerConfig = config
+        require(totalSteps > 0 && updatesPerStep > 0, "Trainer: nothing to train")
         self.totalSteps = totalSteps
-        self.parameters = parameters
-        optimizer = AdamW(parameters: parameters.map(\.tensor), learningRate: config.learningRate,
-                          beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay)
-        let updates = totalSteps * updatesPerStep
-        schedule = LRSchedule(config.schedule, peak: config.learningRate,
-                              warmupSteps: Int((config.warmupRatio * Float(updates)).rounded()), totalSteps: updates)
+        groups = [ParameterGroup(name: "", parameters: parameters, config: config, totalUpdates: totalSteps * updatesPerStep)]
         data = DataOrder(count: rows, seed: seed)
     }
 
-    /// One trainer step: forward and backward passes, each group of gradients applied with
+    /// Adds tensors trained by their own optimizer (PPO's critic), checkpointed under `name/`.
+    public func addGroup(_ name: String, parameters: [(name: String, tensor: Tensor)], optimizer config: OptimizerConfig,
+                         updatesPerStep: Int = 1) -> ParameterGroup {
+        require(!name.isEmpty && !groups.contains { $0.name == name }, "Trainer: group name \(name) empty or taken")
+        let g = ParameterGroup(name: name, parameters: parameters, config: config, totalUpdates: totalSteps * updatesPerStep)
+        groups.append(g)
+        return g
+    }
+
+    /// One trainer step: forward and backward passes, each loss's gradients applied with
     /// `applyGradients`. Returns the step's metrics (at least "loss"; "tokens" gives
     /// tokens_per_second).
     open func trainStep() throws -> Metrics { fatalError("subclasses implement trainStep") }
 
-    /// Clips the accumulated gradients and updates the parameters, unless the loss or the
-    /// gradient norm is not finite: then the step is skipped and counted, and the weights stay
-    /// as they were. Clears the gradients either way.
+    /// Clips the accumulated gradients of `group` (the main one by default) and updates its
+    /// parameters, unless the loss or the gradient norm is not finite: then the update is
+    /// skipped and counted, and the weights stay as they were. Clears the gradients either way.
     @discardableResult
-    public func applyGradients(loss: Float) -> (gradNorm: Float, learningRate: Float) {
-        let trained = parameters.map(\.tensor)
-        let norm = optimizerConfig.maxGradNorm > 0 ? clipGradientNorm(trained, maxNorm: optimizerConfig.maxGradNorm) : gradientNorm(trained)
-        let lr = schedule.rate(at: updates)
+    public func applyGradients(loss: Float, group: ParameterGroup? = nil) -> (gradNorm: Float, learningRate: Float) {
+        let g = group ?? main
+        let trained = g.parameters.map(\.tensor)
+        let norm = g.config.maxGradNorm > 0 ? clipGradientNorm(trained, maxNorm: g.config.maxGradNorm) : gradientNorm(trained)
+        let lr = g.schedule.rate(at: g.updates)
         if loss.isFinite && norm.isFinite {
-            optimizer.learningRate = lr
-            optimizer.step()
+            g.optimizer.learningRate = lr
+            g.optimizer.step()
         } else {
             skippedSteps += 1
         }
-        optimizer.zeroGrad()
-        updates += 1
+        g.optimizer.zeroGrad()
+        g.updates += 1
         return (norm, lr)
     }
 
@@ -128,12 +161,12 @@ open class Trainer {
     @discardableResult
     public func runStep() throws -> Metrics {
         let start = DispatchTime.now()
-        optimizer.zeroGrad()
+        for g in groups { g.optimizer.zeroGrad() }
         let cursor = data
         var m: Metrics
         do { m = try trainStep() } catch {
             data = cursor  // a failed step (e.g. a throwing reward) consumes no rows
-            optimizer.zeroGrad()
+            for g in groups { g.optimizer.zeroGrad() }
             throw error
         }
         step += 1
@@ -169,11 +202,12 @@ open class Trainer {
     // MARK: Checkpoints
 
     struct State: Codable {
+        struct Group: Codable { var updates: Int; var optimizerSteps: Int }
         var step: Int
-        var updates: Int
         var data: DataOrder
         var skippedSteps: Int
-        var optimizerSteps: Int
+        /// By group name ("" is the main group).
+        var groups: [String: Group]
         var history: [[String: Double?]]
     }
 
@@ -186,12 +220,16 @@ open class Trainer {
         let name = String(format: "step-%06d", step)
         let final = root + "/" + name
         try Checkpoint.writeDirectory(final) { dir in
-            try Safetensors.write(parameters, to: dir + "/weights.safetensors")
-            let moments = parameters.indices.flatMap { i in
-                [(name: "m." + parameters[i].name, tensor: optimizer.m[i]), (name: "v." + parameters[i].name, tensor: optimizer.v[i])]
+            try Safetensors.write(groups.flatMap { g in g.parameters.map { (g.key($0.name), $0.tensor) } }, to: dir + "/weights.safetensors")
+            let moments = groups.flatMap { g in
+                g.parameters.indices.flatMap { i in
+                    [(name: "m." + g.key(g.parameters[i].name), tensor: g.optimizer.m[i]),
+                     (name: "v." + g.key(g.parameters[i].name), tensor: g.optimizer.v[i])]
+                }
             }
             try Safetensors.write(moments, to: dir + "/optimizer.safetensors")
-            let state = State(step: step, updates: updates, data: data, skippedSteps: skippedSteps, optimizerSteps: optimizer.stepCount,
+            let state = State(step: step, data: data, skippedSteps: skippedSteps,
+                              groups: Dictionary(uniqueKeysWithValues: groups.map { ($0.name, State.Group(updates: $0.updates, optimizerSteps: $0.optimizer.stepCount)) }),
                               history: history.map { $0.mapValues { $0.isFinite ? $0 : nil } })
             try Checkpoint.writeJSON(state, to: dir + "/state.json")
         }
@@ -202,6 +240,7 @@ open class Trainer {
     /// Restores weights, optimizer moments, step, data cursor and metrics from a checkpoint
     /// directory, or from the one `latest` names when given the root. Continuing then gives
     /// the same weights, bit for bit, as a run that never stopped (at the same thread count).
+    /// Everything is checked before anything changes: a bad checkpoint leaves the trainer as it was.
     public func resume(from path: String) throws {
         var dir = path
         if let latest = FileManager.default.contents(atPath: path + "/latest") {
@@ -215,21 +254,30 @@ open class Trainer {
         guard state.data.count == data.count else {
             throw GRLHFError.invalidArgument("\(dir): checkpoint of a dataset of \(state.data.count) rows, this one has \(data.count)")
         }
-        var m: [Tensor] = [], v: [Tensor] = []
-        for (name, p) in parameters {
-            guard let w = weights[name], let mi = moments["m." + name], let vi = moments["v." + name],
-                  w.shape == p.shape, mi.shape == p.shape, vi.shape == p.shape else {
-                throw GRLHFError.invalidFormat("\(dir): \(name) missing or of the wrong shape")
+        let expected = groups.reduce(0) { $0 + $1.parameters.count }
+        guard weights.count == expected, Set(state.groups.keys) == Set(groups.map(\.name)) else {
+            throw GRLHFError.invalidFormat("\(dir): \(weights.count) tensors in groups \(state.groups.keys.sorted()) for \(expected) in \(groups.map(\.name))")
+        }
+        var restored: [(m: [Tensor], v: [Tensor])] = []
+        for g in groups {
+            var m: [Tensor] = [], v: [Tensor] = []
+            for (name, p) in g.parameters {
+                let key = g.key(name)
+                guard let w = weights[key], let mi = moments["m." + key], let vi = moments["v." + key],
+                      w.shape == p.shape, mi.shape == p.shape, vi.shape == p.shape else {
+                    throw GRLHFError.invalidFormat("\(dir): \(key) missing or of the wrong shape")
+                }
+                m.append(mi); v.append(vi)
             }
-            m.append(mi); v.append(vi)
+            restored.append((m, v))
         }
-        guard weights.count == parameters.count else {
-            throw GRLHFError.invalidFormat("\(dir): \(weights.count) tensors for \(parameters.count) parameters")
+        for (g, r) in zip(groups, restored) {
+            let s = state.groups[g.name]!
+            try g.optimizer.restore(m: r.m, v: r.v, stepCount: s.optimizerSteps)
+            g.updates = s.updates
+            for (name, p) in g.parameters { p.data.update(from: weights[g.key(name)]!.data, count: p.count) }
         }
-        try optimizer.restore(m: m, v: v, stepCount: state.optimizerSteps)
-        for (name, p) in parameters { p.data.update(from: weights[name]!.data, count: p.count) }
         step = state.step
-        updates = state.updates
         data = state.data
         skippedSteps = state.skippedSteps
         history = state.history.map { $0.mapValues { $0 ?? .nan } }

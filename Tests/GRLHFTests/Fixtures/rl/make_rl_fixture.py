@@ -72,6 +72,17 @@ out["grpo"] = dict(logprobs=logp.tolist(), old=old.tolist(), reference=ref.tolis
                    k3=k3(logp).tolist(), k1=(logp - ref).tolist(), clip_fraction=float(clipped.mean()),
                    loss=grpo(logp), grad=fd_grad(grpo, logp).tolist())
 
+# PPO per-token rewards: -beta (logp - ref) everywhere, the RM score added at the last token,
+# then clamped to +-50 (align-anything add_kl_divergence_regularization)
+tr = []
+for score in (2.5, 70.0, -80.0):
+    lp, rf = rng.normal(-2, 1, size=5), rng.normal(-2, 1, size=5)
+    r = -0.02 * (lp - rf)
+    r[-1] += score
+    tr.append(dict(score=score, logprobs=lp.tolist(), reference=rf.tolist(), kl_coefficient=0.02, clip=50.0,
+                   rewards=np.clip(r, -50, 50).tolist()))
+out["token_rewards"] = tr
+
 # PPO: GAE (gamma 1, lambda 0.95) and the clipped value loss 0.5 max((V-R)^2, (Vc-R)^2)
 T = 7
 rewards = np.zeros(T)
