@@ -13,7 +13,7 @@ APT_PACKAGES := libopenblas-dev libpng-dev
 PY_PACKAGES := numpy pytest safetensors
 PREFIX ?= /usr/local
 
-.PHONY: all setup build test test-swift test-capi test-python demo bench install clean
+.PHONY: all setup build test test-swift test-capi test-python test-cli demo bench install clean
 
 all: build
 
@@ -28,7 +28,7 @@ build: setup
 	swift build $(SWIFT_FLAGS)
 	@mkdir -p bin && ln -sf ../$(BUILD)/grlhf-cli bin/grlhf
 
-test: build test-swift test-capi test-python
+test: build test-swift test-capi test-python test-cli
 
 test-swift: setup
 	swift build --build-tests
@@ -39,6 +39,10 @@ test-capi: build
 
 test-python: build
 	GRLHF_LIBRARY=$(CURDIR)/$(BUILD)/libgrlhf.so $(PYTHON) -m pytest -q bindings/python/tests
+
+# The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds.
+test-cli: build
+	bash Tests/cli/run.sh bin/grlhf
 
 demo: build
 	bin/grlhf demo --out runs/demo

@@ -2,13 +2,13 @@ import ArgumentParser
 import Foundation
 import GRLHF
 
-@main
 struct GRLHFCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "grlhf",
         abstract: "Generative RLHF-V on the CPU: models, reward models, judges and RL.",
         version: GRLHF.version,
-        subcommands: [Demo.self, Generate.self, Info.self, InitModel.self, Bench.self])
+        subcommands: [Demo.self, Generate.self, Info.self, InitModel.self, Bench.self,
+                      SFT.self, TrainRM.self, DPO.self, RL.self])
 }
 
 struct Demo: ParsableCommand {
@@ -166,3 +166,6 @@ func printJSON<T: Encodable>(_ value: T) throws {
     encoder.outputFormatting = .sortedKeys
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
+
+// The entry point (top-level code: the target has more files, so no @main).
+GRLHFCommand.main()
