@@ -81,6 +81,9 @@ typedef int32_t grlhf_status;
 #define GRLHF_ERR_INTERNAL (-7)
 /** A callback returned nonzero to stop the operation (reserved). */
 #define GRLHF_ERR_CANCELLED (-8)
+/** A user callback (e.g. a GRPO reward function) reported a failure; the message carries
+    its text (see grlhf_set_callback_error). */
+#define GRLHF_ERR_CALLBACK (-9)
 
 /**
  * A short description of a status code, e.g. "invalid argument".
@@ -532,6 +535,539 @@ grlhf_status grlhf_generation_tokens(const grlhf_generation *generation, int64_t
 
 /** Releases a result and the sequences it lent. NULL is a no-op; a bad handle is ignored. */
 void grlhf_generation_free(grlhf_generation *generation);
+
+/* ------------------------------------------------------------------------ */
+/* Training: SFT, reward models, DPO, GRPO, PPO                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every trainer is a grlhf_trainer: made by one constructor per method, then driven by the
+ * same functions (grlhf_trainer_step, grlhf_trainer_train, metrics, checkpoints, resume).
+ * A trainer owns AdamW over the model's trainable parameters, the learning-rate schedule
+ * (linear warm-up over warmup_ratio of the updates, then the schedule), gradient-norm
+ * clipping, skipping of updates whose loss or gradients are not finite, and a seeded,
+ * checkpointed data order.
+ *
+ * Data are JSON Lines files, one object per line (blank lines skipped; errors name the file
+ * and line); a relative "image" path resolves against the file's folder:
+ *   SFT:             {"question": ..., "image": PNG path (optional), "response": ...}
+ *   reward model, DPO: {"question", "image" (optional), "response_1", "response_2",
+ *                     "preferred": 1 or 2}
+ *   GRPO, PPO prompts: {"question", "image" (optional), "ground_truth" (optional)}
+ * Rows are rendered as one ChatML user turn (an image's "<image>" placeholder on its own line
+ * first) and the assistant's reply closed by <|im_end|>, so the tokenizer must have
+ * <|im_end|> and no ids beyond the model's vocabulary. All rows are read and tokenized (and
+ * their images loaded) by the constructor, which fails on the first bad one.
+ *
+ * Lifetimes: a trainer (and a grlhf_reward, and a grlhf_reward_model made from a model)
+ * keeps its own references to the models, tokenizer and reward it was given, so their handles
+ * may be freed at any time after the constructor returns. It trains the given model's weights
+ * IN PLACE: a model handle still held by the caller sees the trained weights (save them with
+ * grlhf_model_save or grlhf_reward_model_save). A reward model made with
+ * grlhf_reward_model_create shares the weights of its base model the same way.
+ *
+ * Thread-safety: a trainer belongs to one thread at a time, and while it runs a step nothing
+ * else may use the models it trains or reads (policy, reference, reward model), through any
+ * handle. A trainer runs one step at a time: grlhf_trainer_step, _train, _resume and
+ * _set_metrics_path called while it is running (from one of its own callbacks, or another
+ * thread) return GRLHF_ERR_MISUSE. Callbacks are called on the thread that called
+ * grlhf_trainer_step or grlhf_trainer_train; inside them the trainer may be read
+ * (grlhf_trainer_progress, grlhf_trainer_metrics) and checkpointed
+ * (grlhf_trainer_save_checkpoint).
+ *
+ * Metrics of a step (names as TRL uses them where it has one) include "loss", "grad_norm",
+ * "learning_rate", "step", "step_time", "skipped_steps", "tokens", "tokens_per_second" and
+ * per trainer: SFT "mean_token_accuracy"; reward model "accuracy", "rewards/chosen",
+ * "rewards/rejected", "rewards/margins"; DPO "rewards/chosen", "rewards/rejected",
+ * "rewards/accuracies", "rewards/margins"; GRPO "reward", "reward_std",
+ * "frac_reward_zero_std", "kl", "clip_ratio", "entropy", "completion_length",
+ * "completion_length_min", "completion_length_max", "truncated_fraction"; PPO "value_loss",
+ * "reward", "kl", "clip_ratio", "entropy", "returns", "advantages" and the completion lengths.
+ */
+
+/** A trainer of any kind (SFT, reward model, DPO, GRPO, PPO). */
+typedef struct grlhf_trainer grlhf_trainer;
+/** A Bradley-Terry reward model: a causal LM with a scalar head on its last hidden state. */
+typedef struct grlhf_reward_model grlhf_reward_model;
+/** A reward function for GRPO and PPO: a C callback, a reward model or a built-in rule. */
+typedef struct grlhf_reward grlhf_reward;
+
+/** Learning-rate schedules after the warm-up (the `schedule` field of the params). */
+#define GRLHF_SCHEDULE_CONSTANT 0
+#define GRLHF_SCHEDULE_LINEAR 1
+#define GRLHF_SCHEDULE_COSINE 2
+
+/** GRPO's per-token KL estimators: k1 = log pi - log pi_ref; k3 = e^(ref-logpi) - (ref-logpi) - 1. */
+#define GRLHF_KL_K1 0
+#define GRLHF_KL_K3 1
+
+/*
+ * The params structs. Always start from grlhf_<method>_params_default, which sets struct_size
+ * and every field to the Swift API's defaults (given beside each field), then change fields;
+ * NULL params mean the defaults. A struct_size below the size this library knows gives
+ * GRLHF_ERR_INVALID_ARGUMENT; so does any value outside the range given beside its field.
+ * Every struct ends with the same optimizer fields:
+ *   learning_rate  peak rate, finite >= 0
+ *   weight_decay   AdamW's decoupled decay, finite >= 0 (default 0.01)
+ *   warmup_ratio   fraction of the updates spent warming up linearly, in [0, 1] (default 0.03)
+ *   schedule       GRLHF_SCHEDULE_* after the warm-up
+ *   max_grad_norm  global gradient-norm clip, finite >= 0; 0 turns clipping off (default 1)
+ *   beta1, beta2   AdamW's moment decays, in [0, 1) (defaults 0.9, 0.999)
+ */
+
+/** Supervised fine-tuning: cross-entropy on the response tokens (and the closing <|im_end|>). */
+typedef struct grlhf_sft_params {
+    /** sizeof(grlhf_sft_params), set by grlhf_sft_params_default. */
+    uint32_t struct_size;
+    /** Optimizer steps of the run, 1..2^31. Default 100. */
+    int64_t steps;
+    /** Sequences per step, 1..65536. Default 8. */
+    int64_t batch_size;
+    /** Forward passes per step (batch_size must be a multiple of it), 1..batch_size. Default 1. */
+    int64_t gradient_accumulation;
+    /** Shuffles the rows (a fresh permutation every epoch). Default 0. */
+    uint64_t seed;
+    /** Default 1e-4. */
+    float learning_rate;
+    float weight_decay;
+    float warmup_ratio;
+    /** Default GRLHF_SCHEDULE_COSINE. */
+    int32_t schedule;
+    float max_grad_norm;
+    float beta1;
+    float beta2;
+} grlhf_sft_params;
+
+/** Bradley-Terry reward-model training on preference pairs. */
+typedef struct grlhf_rm_params {
+    /** sizeof(grlhf_rm_params), set by grlhf_rm_params_default. */
+    uint32_t struct_size;
+    /** Optimizer steps, 1..2^31. Default 100. */
+    int64_t steps;
+    /** Preference pairs per step, 1..65536. Default 8. */
+    int64_t batch_size;
+    /** Shuffles the pairs. Default 0. */
+    uint64_t seed;
+    /** Weight of mean(r_chosen^2 + r_rejected^2), finite >= 0. Default 1e-3. */
+    float regularization;
+    /** Nonzero keeps a multimodal base's vision tower fixed (it stays frozen in the shared
+        base model afterwards). Default 1. */
+    int32_t freeze_vision_tower;
+    /** Default 3e-5. */
+    float learning_rate;
+    float weight_decay;
+    float warmup_ratio;
+    /** Default GRLHF_SCHEDULE_CONSTANT. */
+    int32_t schedule;
+    float max_grad_norm;
+    float beta1;
+    float beta2;
+} grlhf_rm_params;
+
+/** Direct preference optimization against a frozen reference. */
+typedef struct grlhf_dpo_params {
+    /** sizeof(grlhf_dpo_params), set by grlhf_dpo_params_default. */
+    uint32_t struct_size;
+    /** Optimizer steps, 1..2^31. Default 100. */
+    int64_t steps;
+    /** Preference pairs per step, 1..65536. Default 8. */
+    int64_t batch_size;
+    /** Shuffles the pairs. Default 0. */
+    uint64_t seed;
+    /** beta of the DPO loss, finite > 0. Default 0.1. */
+    float beta;
+    /** Default 1e-6. */
+    float learning_rate;
+    float weight_decay;
+    float warmup_ratio;
+    /** Default GRLHF_SCHEDULE_COSINE. */
+    int32_t schedule;
+    float max_grad_norm;
+    float beta1;
+    float beta2;
+} grlhf_dpo_params;
+
+/** Group relative policy optimization. */
+typedef struct grlhf_grpo_params {
+    /** sizeof(grlhf_grpo_params), set by grlhf_grpo_params_default. */
+    uint32_t struct_size;
+    /** Rollout batches (trainer steps), 1..2^31. Default 100. */
+    int64_t steps;
+    /** Prompts per rollout batch, 1..65536. Default 4. */
+    int64_t prompts_per_step;
+    /** Completions sampled per prompt (G), 1..1024. Default 8. */
+    int64_t group_size;
+    /** Passes over each rollout batch with pi_old fixed, 1..1024. Default 1. */
+    int64_t epochs;
+    /** Optimizer updates per pass, 1..prompts_per_step*group_size. Default 1.
+        steps*epochs*mini_batches must stay within 2^31. */
+    int64_t mini_batches;
+    /** Shuffles the prompts and seeds the sampling of every step (a resumed run draws the same
+        completions). Default 0. */
+    uint64_t seed;
+    /** epsilon of the clipped surrogate, finite >= 0. Default 0.2. */
+    float clip;
+    /** beta of the KL-to-reference loss term, finite >= 0; 0 keeps no reference. Default 0.02. */
+    float kl_coefficient;
+    /** GRLHF_KL_K1 or GRLHF_KL_K3. Default GRLHF_KL_K3. */
+    int32_t kl_estimator;
+    /** Nonzero leaves completions that hit max_new_tokens out of the loss. Default 0. */
+    int32_t mask_truncated;
+    /** Sampling temperature, finite >= 0 (0 is greedy). Default 1. */
+    float temperature;
+    /** Keep the top_k largest logits (0 keeps all), >= 0. Default 0. */
+    int32_t top_k;
+    /** Nucleus mass, in (0, 1]. Default 1. */
+    float top_p;
+    /** New tokens per completion at most, 1..65536. Default 64. */
+    int64_t max_new_tokens;
+    /** Extra stop tokens (<|im_end|> always stops), each in 0..vocab_size-1; copied by the
+        constructor. May be NULL only when n_stop_tokens is 0. Default NULL. */
+    const int32_t *stop_tokens;
+    /** Number of stop_tokens, 0..2^20. Default 0. */
+    int64_t n_stop_tokens;
+    /** Default 1e-6. */
+    float learning_rate;
+    float weight_decay;
+    float warmup_ratio;
+    /** Default GRLHF_SCHEDULE_COSINE. */
+    int32_t schedule;
+    float max_grad_norm;
+    float beta1;
+    float beta2;
+} grlhf_grpo_params;
+
+/** PPO with a critic (a value head on its own model) and per-token KL rewards. */
+typedef struct grlhf_ppo_params {
+    /** sizeof(grlhf_ppo_params), set by grlhf_ppo_params_default. */
+    uint32_t struct_size;
+    /** Rollout batches (trainer steps), 1..2^31. Default 100. */
+    int64_t steps;
+    /** Prompts per rollout batch, 1..65536. Default 8. */
+    int64_t prompts_per_step;
+    /** Completions per prompt, 1..1024 (1 is classic PPO). Default 1. */
+    int64_t completions_per_prompt;
+    /** Passes over each rollout batch, 1..1024. Default 1. */
+    int64_t epochs;
+    /** Updates per pass (of the policy and of the critic), 1..prompts_per_step*completions_per_prompt.
+        Default 1. steps*epochs*mini_batches must stay within 2^31. */
+    int64_t mini_batches;
+    /** Shuffles the prompts and seeds sampling and the critic's new head. Default 0. */
+    uint64_t seed;
+    /** epsilon of the policy's clipped surrogate, finite >= 0. Default 0.2. */
+    float clip;
+    /** Clip of the critic's value change, finite >= 0. Default 5. */
+    float value_clip;
+    /** Per-token rewards are clamped to +-reward_clip, finite >= 0. Default 50. */
+    float reward_clip;
+    /** beta of the per-token KL penalty in the reward, finite >= 0. Default 0.02. */
+    float kl_coefficient;
+    /** GAE's discount and lambda, each in [0, 1]. Defaults 1 and 0.95. */
+    float gamma;
+    float lambda;
+    /** Nonzero normalizes the advantages over each rollout batch. Default 0. */
+    int32_t whiten_advantages;
+    /** Sampling, as in grlhf_grpo_params. Defaults 1, 0, 1, 64, NULL, 0. */
+    float temperature;
+    int32_t top_k;
+    float top_p;
+    int64_t max_new_tokens;
+    const int32_t *stop_tokens;
+    int64_t n_stop_tokens;
+    /** The policy's optimizer. Default learning rate 1e-6, GRLHF_SCHEDULE_COSINE. */
+    float learning_rate;
+    float weight_decay;
+    float warmup_ratio;
+    int32_t schedule;
+    float max_grad_norm;
+    float beta1;
+    float beta2;
+    /** The critic's own optimizer, same rules. Defaults 5e-6, 0.01, 0 (no warm-up),
+        GRLHF_SCHEDULE_CONSTANT, 1, 0.9, 0.999. */
+    float critic_learning_rate;
+    float critic_weight_decay;
+    float critic_warmup_ratio;
+    int32_t critic_schedule;
+    float critic_max_grad_norm;
+    float critic_beta1;
+    float critic_beta2;
+} grlhf_ppo_params;
+
+/** Fills *out with the SFT defaults and struct_size; GRLHF_ERR_INVALID_ARGUMENT for NULL. */
+grlhf_status grlhf_sft_params_default(grlhf_sft_params *out);
+/** Fills *out with the reward-model defaults and struct_size; GRLHF_ERR_INVALID_ARGUMENT for NULL. */
+grlhf_status grlhf_rm_params_default(grlhf_rm_params *out);
+/** Fills *out with the DPO defaults and struct_size; GRLHF_ERR_INVALID_ARGUMENT for NULL. */
+grlhf_status grlhf_dpo_params_default(grlhf_dpo_params *out);
+/** Fills *out with the GRPO defaults and struct_size; GRLHF_ERR_INVALID_ARGUMENT for NULL. */
+grlhf_status grlhf_grpo_params_default(grlhf_grpo_params *out);
+/** Fills *out with the PPO defaults and struct_size; GRLHF_ERR_INVALID_ARGUMENT for NULL. */
+grlhf_status grlhf_ppo_params_default(grlhf_ppo_params *out);
+
+/*
+ * The constructors have the same failure rules: *out is NULL on failure and nothing is
+ * trained. GRLHF_ERR_MISUSE: a bad model, tokenizer, reward model or reward handle.
+ * GRLHF_ERR_INVALID_ARGUMENT: NULL or non-UTF-8 path, NULL out, a params value out of range or
+ * struct_size too small, an empty file, a tokenizer without <|im_end|> or with ids beyond the
+ * model's vocabulary, an image row for a text-only model, a model without trainable
+ * parameters, a reference that is the policy itself or reads other ids or images.
+ * GRLHF_ERR_IO: a data file or image cannot be read. GRLHF_ERR_INVALID_FORMAT: a line that is
+ * not a valid row (the message names file and line), a corrupt PNG.
+ * GRLHF_ERR_OUT_OF_MEMORY: a batch of the longest rows whose activations would exceed the
+ * tensor limit. GRLHF_ERR_UNSUPPORTED: no OpenBLAS. Free the trainer with grlhf_trainer_free.
+ */
+
+/**
+ * A supervised fine-tuning trainer of model on the rows of data_jsonl (SFT rows).
+ * params: NULL for the defaults.
+ */
+grlhf_status grlhf_sft_trainer_create(grlhf_model *model, const grlhf_tokenizer *tokenizer,
+                                      const char *data_jsonl, const grlhf_sft_params *params,
+                                      grlhf_trainer **out);
+
+/**
+ * A Bradley-Terry trainer of reward_model (and so of the base model it shares weights with)
+ * on the preference pairs of data_jsonl: loss -log sigmoid(r_chosen - r_rejected) plus the
+ * regularization. params: NULL for the defaults.
+ */
+grlhf_status grlhf_rm_trainer_create(grlhf_reward_model *reward_model, const grlhf_tokenizer *tokenizer,
+                                     const char *data_jsonl, const grlhf_rm_params *params,
+                                     grlhf_trainer **out);
+
+/**
+ * A DPO trainer of policy on the preference pairs of data_jsonl, with summed response
+ * log-probabilities. reference: a model reading the same ids and images (not the policy
+ * itself), used frozen; NULL makes a frozen copy of the policy as it is now. params: NULL for
+ * the defaults.
+ */
+grlhf_status grlhf_dpo_trainer_create(grlhf_model *policy, grlhf_model *reference,
+                                      const grlhf_tokenizer *tokenizer, const char *data_jsonl,
+                                      const grlhf_dpo_params *params, grlhf_trainer **out);
+
+/**
+ * A GRPO trainer of policy on the prompts of prompts_jsonl: each step samples group_size
+ * completions for each of prompts_per_step prompts (stopping at <|im_end|>), scores every
+ * group with reward, normalizes the rewards within each group into advantages, and takes
+ * epochs x mini_batches clipped-surrogate updates with kl_coefficient x KL to the reference.
+ * reference: as for DPO (ignored when kl_coefficient is 0); NULL makes a frozen copy of the
+ * policy. reward: from grlhf_reward_create or grlhf_reward_from_reward_model. A reward that
+ * fails, or returns a non-finite value, fails the step (see grlhf_reward_fn). params: NULL
+ * for the defaults. Also GRLHF_ERR_OUT_OF_MEMORY when a group's KV cache over the longest
+ * prompt plus max_new_tokens would exceed the tensor limit.
+ */
+grlhf_status grlhf_grpo_trainer_create(grlhf_model *policy, grlhf_model *reference,
+                                       const grlhf_tokenizer *tokenizer, const char *prompts_jsonl,
+                                       grlhf_reward *reward, const grlhf_grpo_params *params,
+                                       grlhf_trainer **out);
+
+/**
+ * A PPO trainer of policy on the prompts of prompts_jsonl: each step samples
+ * completions_per_prompt completions for each of prompts_per_step prompts, scores them with
+ * reward (one score per completion, added at its last token), subtracts kl_coefficient x
+ * (log pi_old - log pi_ref) per token, clamps, and takes GAE advantages and returns from the
+ * critic's values; the policy takes the clipped surrogate, the critic the clipped value loss,
+ * each with its own AdamW (both checkpointed). reference: as for DPO; NULL makes a frozen copy
+ * of the policy. critic: a reward model whose head gives the values (align-anything starts it
+ * from the trained reward model); it is TRAINED IN PLACE, must not be built on the policy
+ * itself, and must read the policy's ids and images; NULL makes a trainable copy of the policy
+ * with a new head. reward and failures: as for grlhf_grpo_trainer_create.
+ */
+grlhf_status grlhf_ppo_trainer_create(grlhf_model *policy, grlhf_model *reference,
+                                      grlhf_reward_model *critic, const grlhf_tokenizer *tokenizer,
+                                      const char *prompts_jsonl, grlhf_reward *reward,
+                                      const grlhf_ppo_params *params, grlhf_trainer **out);
+
+/**
+ * Runs one trainer step (a batch for SFT, reward model and DPO; a rollout batch and its
+ * updates for GRPO) and records its metrics (grlhf_trainer_metrics; appended to the metrics
+ * file when one is set). Steps past the run's total are allowed (the schedule stays at its
+ * final rate).
+ * A step that fails leaves the trainer as it was: no step counted, no rows consumed, no
+ * weights changed. Returns GRLHF_ERR_CALLBACK when the reward callback failed (the message
+ * carries its text), GRLHF_ERR_INVALID_ARGUMENT when a reward returned a non-finite value,
+ * GRLHF_ERR_IO when the metrics file cannot be written (checked before the step),
+ * GRLHF_ERR_MISUSE for a bad handle or a trainer already running.
+ */
+grlhf_status grlhf_trainer_step(grlhf_trainer *trainer);
+
+/**
+ * Called after every step of grlhf_trainer_train with the step number (1-based, counting
+ * resumed steps) and the step's metrics: count pairs of names[i] (sorted by bytes; valid
+ * while the trainer lives) and values[i]. Return 0 to continue, nonzero to stop cleanly after this step
+ * (grlhf_trainer_train then returns GRLHF_OK).
+ */
+typedef int32_t (*grlhf_metrics_fn)(void *user_data, int64_t step, int64_t count,
+                                    const char *const *names, const double *values);
+
+/**
+ * Runs steps until the run's total (steps 0) or at most `steps` more (> 0; never past the
+ * total), calling callback (may be NULL) after each, and appending each step's metrics to the
+ * metrics file when one is set (started afresh when the trainer is at step 0). Returns
+ * GRLHF_OK when the total is reached, the steps are done, or the callback asked to stop;
+ * a step that fails ends the run with its status (earlier steps stay done; see
+ * grlhf_trainer_step). GRLHF_ERR_INVALID_ARGUMENT for negative steps.
+ */
+grlhf_status grlhf_trainer_train(grlhf_trainer *trainer, int64_t steps, grlhf_metrics_fn callback,
+                                 void *user_data);
+
+/**
+ * Writes the steps taken (also those restored by grlhf_trainer_resume) into *step and the
+ * run's total (params steps) into *total_steps. Both pointers must be non-NULL.
+ */
+grlhf_status grlhf_trainer_progress(const grlhf_trainer *trainer, int64_t *step, int64_t *total_steps);
+
+/**
+ * The metrics of step index + 1 (index 0..step-1), or of the last step (index -1; *count is 0
+ * before the first step). Two-call pattern: names NULL, values NULL and capacity 0 ask for
+ * the count; then names[i] (borrowed, sorted by bytes, valid while the trainer lives) and
+ * values[i] receive count entries. *count always receives the number of metrics; a capacity
+ * below it gives GRLHF_ERR_INVALID_ARGUMENT and leaves the arrays untouched. Values may be
+ * NaN (e.g. the loss of a skipped non-finite step).
+ */
+grlhf_status grlhf_trainer_metrics(const grlhf_trainer *trainer, int64_t index, const char **names,
+                                   double *values, int64_t capacity, int64_t *count);
+
+/**
+ * Sets the JSON Lines file each step's metrics are appended to (one object per step, keys
+ * sorted, non-finite values as null); NULL stops writing. The file is opened at each step or
+ * train call; the first step of a run (step 0) starts it afresh. GRLHF_ERR_INVALID_ARGUMENT
+ * for a non-UTF-8 path.
+ */
+grlhf_status grlhf_trainer_set_metrics_path(grlhf_trainer *trainer, const char *path);
+
+/**
+ * Writes checkpoint dir/step-NNNNNN (the trained weights, AdamW's moments, the step, the
+ * data order's cursor and every step's metrics) and points dir/latest at it; dir is created if
+ * missing. Each checkpoint directory is written under a temporary name, fsynced and renamed,
+ * so a crash leaves the previous one intact. GRLHF_ERR_IO when it cannot be written.
+ */
+grlhf_status grlhf_trainer_save_checkpoint(const grlhf_trainer *trainer, const char *dir);
+
+/**
+ * Restores a checkpoint into a trainer made with the same model shape, data and params: path
+ * is a checkpoint directory, or a directory with a `latest` file (grlhf_trainer_save_checkpoint's
+ * dir) naming one. Continuing then gives the same weights, bit for bit, as a run that never
+ * stopped (at the same thread count). Returns GRLHF_ERR_IO (missing files),
+ * GRLHF_ERR_INVALID_FORMAT (a damaged checkpoint, or one of another model: nothing is
+ * changed then), GRLHF_ERR_INVALID_ARGUMENT (a checkpoint of a dataset of another size).
+ */
+grlhf_status grlhf_trainer_resume(grlhf_trainer *trainer, const char *path);
+
+/**
+ * Releases a trainer and its references to models and rewards (the trained weights stay in the
+ * models). NULL is a no-op; a bad handle is ignored. Called from the trainer's own callback,
+ * it ends the handle at once and the trainer itself when the running call returns.
+ */
+void grlhf_trainer_free(grlhf_trainer *trainer);
+
+/* ---- Reward models --------------------------------------------------------------------- */
+
+/**
+ * A new reward model on model: the model's final hidden state at the last token through a
+ * scalar head initialized from seed. The reward model SHARES the model's weights (training it
+ * trains the model; a grlhf_model handle sees the changes). Free it with
+ * grlhf_reward_model_free. GRLHF_ERR_MISUSE for a bad model handle.
+ */
+grlhf_status grlhf_reward_model_create(grlhf_model *model, uint64_t seed, grlhf_reward_model **out);
+
+/**
+ * Loads a reward model directory (a model directory that grlhf_model_load reads plus
+ * score.safetensors holding "score.weight" [1, hidden]). Errors as grlhf_model_load; a missing
+ * or wrong score.safetensors gives GRLHF_ERR_IO or GRLHF_ERR_INVALID_FORMAT.
+ */
+grlhf_status grlhf_reward_model_load(const char *dir, grlhf_reward_model **out);
+
+/**
+ * Writes the reward model as a directory grlhf_reward_model_load reads (the base model's
+ * config.json and model.safetensors, and score.safetensors), each file replaced atomically.
+ */
+grlhf_status grlhf_reward_model_save(const grlhf_reward_model *reward_model, const char *dir);
+
+/**
+ * Scores n (question, image, response) rows, rendered as the trainers render them:
+ * scores[i] is the reward of row i. questions and responses hold n UTF-8 strings; images is
+ * NULL (no images) or holds n PNG paths or NULLs. scores receives n floats. n in 0..2^20;
+ * the arrays may be NULL only when n is 0. Computes in batches of 16 without gradients.
+ * Returns GRLHF_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 strings, an image for a text-only
+ * model, a tokenizer that does not fit the model), GRLHF_ERR_IO / GRLHF_ERR_INVALID_FORMAT (an
+ * image), GRLHF_ERR_OUT_OF_MEMORY (rows too long), GRLHF_ERR_MISUSE (bad handles).
+ * One thread at a time per reward model (and its base model).
+ */
+grlhf_status grlhf_reward_model_score(grlhf_reward_model *reward_model, const grlhf_tokenizer *tokenizer,
+                                      int64_t n, const char *const *questions, const char *const *images,
+                                      const char *const *responses, float *scores);
+
+/** Releases a reward model. NULL is a no-op; a bad handle is ignored. */
+void grlhf_reward_model_free(grlhf_reward_model *reward_model);
+
+/* ---- Reward functions ------------------------------------------------------------------ */
+
+/**
+ * One prompt's sampled completions, lent to a reward callback for the duration of the call.
+ * Fields may be appended in later versions: read only those below struct_size.
+ */
+typedef struct grlhf_reward_group {
+    /** sizeof(grlhf_reward_group) in the library. */
+    uint32_t struct_size;
+    /** The prompt's question (UTF-8). */
+    const char *question;
+    /** The prompt's image path (resolved against the prompts file's folder), or NULL. */
+    const char *image;
+    /** The prompt's reference answer ("ground_truth"), or NULL. */
+    const char *ground_truth;
+    /** Number of completions (group_size). */
+    int64_t count;
+    /** count completion texts (UTF-8, special tokens such as <|im_end|> dropped). */
+    const char *const *completions;
+    /** count arrays of generated token ids (the final <|im_end|> included when sampled). */
+    const int32_t *const *tokens;
+    /** count lengths of the token arrays. */
+    const int64_t *lengths;
+    /** count flags: 1 where the completion hit max_new_tokens instead of ending its turn. */
+    const int32_t *truncated;
+} grlhf_reward_group;
+
+/**
+ * A reward function: writes group->count rewards (finite floats) into rewards_out and
+ * returns 0; any other return fails the trainer's step with GRLHF_ERR_CALLBACK, leaving the
+ * trainer as it was, and the step's error message carries the return value and the text the
+ * callback gave grlhf_set_callback_error. Called on the thread running the step, once per
+ * prompt. Entries left unwritten are NaN, which fails the step too.
+ */
+typedef int32_t (*grlhf_reward_fn)(void *user_data, const grlhf_reward_group *group, float *rewards_out);
+
+/**
+ * A reward from a C callback. fn must be non-NULL; user_data is passed through unchanged.
+ * fn and user_data must stay valid while the reward or any trainer made with it lives.
+ * Free it with grlhf_reward_free.
+ */
+grlhf_status grlhf_reward_create(grlhf_reward_fn fn, void *user_data, grlhf_reward **out);
+
+/**
+ * A reward that scores each completion alone with a reward model: (prompt question, image,
+ * completion text) rendered with tokenizer, which must fit the reward model's base. The reward
+ * keeps its own reference to the reward model. GRLHF_ERR_MISUSE for bad handles,
+ * GRLHF_ERR_INVALID_ARGUMENT for a tokenizer that does not fit.
+ */
+grlhf_status grlhf_reward_from_reward_model(grlhf_reward_model *reward_model, const grlhf_tokenizer *tokenizer,
+                                            grlhf_reward **out);
+
+/**
+ * A built-in rule reward by name: "contains-ground-truth" (1 when the completion contains the
+ * prompt's ground_truth, ignoring case; else 0; a trainer made with it refuses prompts
+ * without one). GRLHF_ERR_INVALID_ARGUMENT for an unknown name (the message lists the known
+ * ones) or a NULL name or out.
+ */
+grlhf_status grlhf_reward_rule(const char *name, grlhf_reward **out);
+
+/** Releases a reward. NULL is a no-op; a bad handle is ignored. Trainers using it keep it alive. */
+void grlhf_reward_free(grlhf_reward *reward);
+
+/**
+ * Called by a callback (a grlhf_reward_fn) before returning nonzero: message (copied; NULL
+ * clears it) becomes part of the failing call's error message. Per thread. Never fails.
+ */
+void grlhf_set_callback_error(const char *message);
 
 /* ------------------------------------------------------------------------ */
 /* Diagnostics                                                               */

@@ -9,6 +9,9 @@ enum HandleKind: String {
     case model = "grlhf_model"
     case tokenizer = "grlhf_tokenizer"
     case generation = "grlhf_generation"
+    case rewardModel = "grlhf_reward_model"
+    case reward = "grlhf_reward"
+    case trainer = "grlhf_trainer"
 }
 
 enum Handles {

@@ -14,6 +14,7 @@ enum Status: Int32 {
     case misuse = -6
     case `internal` = -7
     case cancelled = -8
+    case callback = -9
 
     /// Static text for `grlhf_status_string`.
     var text: StaticString {
@@ -27,6 +28,7 @@ enum Status: Int32 {
         case .misuse: return "api misuse"
         case .internal: return "internal error"
         case .cancelled: return "cancelled"
+        case .callback: return "callback failed"
         }
     }
 }
@@ -103,6 +105,8 @@ func entry(_ function: String = #function, _ body: () throws -> Void) -> Int32 {
     LastError.clear()
     do {
         try body()
+        // A grlhf call made from a callback inside `body` may have left its own message.
+        LastError.clear()
         return Status.ok.rawValue
     } catch {
         let failure = Failure(error)

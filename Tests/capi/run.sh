@@ -4,7 +4,8 @@
 # 1. the header compiles alone as C99 and C++17 with -Wall -Wextra -Werror -pedantic;
 # 2. the .so exports exactly the grlhf_* functions the header declares, both ways;
 # 3. test_capi.c (misuse matrix, each case in a child process), test_models.c (models,
-#    tokenizers, generation on the fixtures) and test_capi.cpp pass;
+#    tokenizers, generation on the fixtures), test_training.c (trainers, rewards, checkpoints)
+#    and test_capi.cpp pass;
 # 4. the CLI in LIBDIR (grlhf-cli) builds, describes and runs a multimodal model.
 # CC and CXX may be overridden; binaries go to Tests/capi/bin (git-ignored).
 set -euo pipefail
@@ -52,6 +53,7 @@ echo "ok"
 link=(-I "$root/include" -L "$libdir" -lgrlhf "-Wl,-rpath,$libdir" -pthread)
 "$CC" -std=c99 "${warnings[@]}" "$here/test_capi.c" -o "$bin/test_capi" "${link[@]}" -lm
 "$CC" -std=c99 "${warnings[@]}" "$here/test_models.c" -o "$bin/test_models" "${link[@]}" -lm
+"$CC" -std=c99 "${warnings[@]}" "$here/test_training.c" -o "$bin/test_training" "${link[@]}" -lm
 "$CXX" -std=c++17 "${warnings[@]}" "$here/test_capi.cpp" -o "$bin/test_capi_cpp" "${link[@]}"
 
 status=0
@@ -59,6 +61,8 @@ echo "== test_capi (C)"
 env -u LD_LIBRARY_PATH "$bin/test_capi" || status=1
 echo "== test_models (C: models, tokenizers, generation)"
 env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_models" || status=1
+echo "== test_training (C: SFT, reward models, DPO, GRPO with C rewards, checkpoints)"
+env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_training" || status=1
 echo "== test_capi_cpp (C++)"
 env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_capi_cpp" || status=1
 

@@ -53,7 +53,8 @@ static void test_version(void) {
 static void test_status_string(void) {
     grlhf_status codes[] = {GRLHF_OK,           GRLHF_ERR_INVALID_ARGUMENT, GRLHF_ERR_INVALID_FORMAT,
                             GRLHF_ERR_IO,       GRLHF_ERR_OUT_OF_MEMORY,    GRLHF_ERR_UNSUPPORTED,
-                            GRLHF_ERR_MISUSE,   GRLHF_ERR_INTERNAL,         GRLHF_ERR_CANCELLED};
+                            GRLHF_ERR_MISUSE,   GRLHF_ERR_INTERNAL,         GRLHF_ERR_CANCELLED,
+                            GRLHF_ERR_CALLBACK};
     size_t n = sizeof codes / sizeof codes[0], i, j;
     for (i = 0; i < n; i++) {
         const char *s = grlhf_status_string(codes[i]);
@@ -61,7 +62,7 @@ static void test_status_string(void) {
         for (j = 0; j < i; j++) CHECK(strcmp(s, grlhf_status_string(codes[j])) != 0);
     }
     CHECK(strcmp(grlhf_status_string(1), "unknown status") == 0);
-    CHECK(strcmp(grlhf_status_string(-9), "unknown status") == 0);
+    CHECK(strcmp(grlhf_status_string(-10), "unknown status") == 0);
     CHECK(strcmp(grlhf_status_string(INT32_MIN), "unknown status") == 0);
 }
 

@@ -5,12 +5,14 @@
 
 #include "grlhf.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -40,6 +42,51 @@ using TensorSet = std::unique_ptr<grlhf_tensor_set, Free<grlhf_tensor_set, grlhf
 using Model = std::unique_ptr<grlhf_model, Free<grlhf_model, grlhf_model_free>>;
 using Tokenizer = std::unique_ptr<grlhf_tokenizer, Free<grlhf_tokenizer, grlhf_tokenizer_free>>;
 using Generation = std::unique_ptr<grlhf_generation, Free<grlhf_generation, grlhf_generation_free>>;
+using Trainer = std::unique_ptr<grlhf_trainer, Free<grlhf_trainer, grlhf_trainer_free>>;
+using RewardModel = std::unique_ptr<grlhf_reward_model, Free<grlhf_reward_model, grlhf_reward_model_free>>;
+using Reward = std::unique_ptr<grlhf_reward, Free<grlhf_reward, grlhf_reward_free>>;
+
+// A GRPO reward from any C++ callable. Exceptions must not cross the C boundary: the
+// trampoline turns one into a failed callback whose message is what().
+using RewardFunction = std::function<std::vector<float>(const grlhf_reward_group &)>;
+
+int32_t reward_trampoline(void *user, const grlhf_reward_group *group, float *out) noexcept {
+    try {
+        std::vector<float> rewards = (*static_cast<RewardFunction *>(user))(*group);
+        if (rewards.size() != static_cast<size_t>(group->count))
+            throw std::runtime_error("wrong number of rewards");
+        std::copy(rewards.begin(), rewards.end(), out);
+        return 0;
+    } catch (const std::exception &e) {
+        grlhf_set_callback_error(e.what());
+        return 1;
+    }
+}
+
+// `function` must outlive the reward and every trainer using it.
+Reward make_reward(RewardFunction *function) {
+    grlhf_reward *raw = nullptr;
+    check(grlhf_reward_create(reward_trampoline, function, &raw));
+    return Reward(raw);
+}
+
+// Metrics as a map; the callable returns false to stop.
+using MetricsFunction = std::function<bool(int64_t, const std::map<std::string, double> &)>;
+
+int32_t metrics_trampoline(void *user, int64_t step, int64_t count, const char *const *names,
+                           const double *values) noexcept {
+    try {
+        std::map<std::string, double> metrics;
+        for (int64_t i = 0; i < count; i++) metrics[names[i]] = values[i];
+        return (*static_cast<MetricsFunction *>(user))(step, metrics) ? 0 : 1;
+    } catch (...) {
+        return 1;  // stop
+    }
+}
+
+void train(grlhf_trainer *trainer, int64_t steps, MetricsFunction on_step) {
+    check(grlhf_trainer_train(trainer, steps, metrics_trampoline, &on_step));
+}
 
 Tensor make_tensor(const std::vector<float> &values, const std::vector<int64_t> &shape) {
     grlhf_tensor *raw = nullptr;
@@ -312,6 +359,73 @@ void test_threads_setting() {
     grlhf::check(grlhf_set_threads(1, 1));
 }
 
+
+// GRPO from C++: a lambda reward, a lambda metrics callback that stops the run, and an
+// exception inside the reward turned into a failed step carrying its message.
+void test_training_raii() {
+    const char *fixtures = std::getenv("GRLHF_FIXTURES");
+    CHECK(fixtures != nullptr);
+    if (fixtures == nullptr) return;
+    int64_t before = grlhf_live_handles();
+    char dir[] = "/tmp/grlhf_capi_cpp_train_XXXXXX";
+    CHECK(mkdtemp(dir) != nullptr);
+    std::string config = std::string(dir) + "/config.json", prompts = std::string(dir) + "/prompts.jsonl";
+    std::FILE *f = std::fopen(config.c_str(), "w");
+    std::fputs("{\"model_type\": \"llama\", \"vocab_size\": 401, \"hidden_size\": 32, "
+               "\"intermediate_size\": 64, \"num_hidden_layers\": 1, \"num_attention_heads\": 4, "
+               "\"num_key_value_heads\": 2, \"tie_word_embeddings\": true}", f);
+    std::fclose(f);
+    f = std::fopen(prompts.c_str(), "w");
+    std::fputs("{\"question\": \"Say something.\", \"ground_truth\": \"e\"}\n", f);
+    std::fclose(f);
+    {
+        auto model = grlhf::init_model(config, 1);
+        auto tok = grlhf::load_tokenizer(std::string(fixtures) + "/multimodal/tokenizer.json");
+        int calls = 0;
+        // reward: how often the ground truth's letter appears in each completion
+        grlhf::RewardFunction letters = [&](const grlhf_reward_group &g) {
+            calls++;
+            std::vector<float> r;
+            for (int64_t i = 0; i < g.count; i++)
+                r.push_back(static_cast<float>(std::count(g.completions[i], g.completions[i] + std::strlen(g.completions[i]), g.ground_truth[0])));
+            return r;
+        };
+        auto reward = grlhf::make_reward(&letters);
+        grlhf_grpo_params p;
+        grlhf::check(grlhf_grpo_params_default(&p));
+        p.steps = 5; p.prompts_per_step = 1; p.group_size = 3; p.max_new_tokens = 4;
+        grlhf_trainer *raw = nullptr;
+        grlhf::check(grlhf_grpo_trainer_create(model.get(), nullptr, tok.get(), prompts.c_str(), reward.get(), &p, &raw));
+        grlhf::Trainer trainer(raw);
+        std::vector<int64_t> seen;
+        grlhf::train(trainer.get(), 0, [&](int64_t step, const std::map<std::string, double> &m) {
+            seen.push_back(step);
+            CHECK(m.count("reward") == 1 && m.count("loss") == 1);
+            return step < 2;
+        });
+        CHECK((seen == std::vector<int64_t>{1, 2}) && calls == 2);
+
+        grlhf::RewardFunction broken = [](const grlhf_reward_group &) -> std::vector<float> {
+            throw std::runtime_error("judge offline");
+        };
+        auto failing = grlhf::make_reward(&broken);
+        grlhf::check(grlhf_grpo_trainer_create(model.get(), nullptr, tok.get(), prompts.c_str(), failing.get(), &p, &raw));
+        grlhf::Trainer second(raw);
+        bool threw = false;
+        try {
+            grlhf::check(grlhf_trainer_step(second.get()));
+        } catch (const grlhf::Error &e) {
+            threw = true;
+            CHECK(e.status == GRLHF_ERR_CALLBACK && std::strstr(e.what(), "judge offline") != nullptr);
+        }
+        CHECK(threw);
+    }
+    CHECK(grlhf_live_handles() == before);
+    std::remove(config.c_str());
+    std::remove(prompts.c_str());
+    rmdir(dir);
+}
+
 }  // namespace
 
 int main() {
@@ -322,6 +436,7 @@ int main() {
         {"set_and_safetensors", test_set_and_safetensors},
         {"multimodal_raii", test_multimodal_raii},
         {"threads_setting", test_threads_setting},
+        {"training_raii", test_training_raii},
     };
     int passed = 0, failed = 0;
     for (const auto &test : tests) {

@@ -20,11 +20,15 @@ from . import _lib
 from ._lib import ABI_VERSION, Error
 from ._tensor import Tensor
 from .models import Generation, ImageInfo, Model, Tokenizer, chatml_user_prompt
+from .training import (DPOTrainer, GRPOTrainer, PPOTrainer, Reward, RewardModel, RewardModelTrainer,
+                       SFTTrainer, Trainer)
 
 __all__ = [
     "ABI_VERSION", "Error", "Tensor", "version", "abi_version", "set_threads", "get_threads",
     "save_safetensors", "load_safetensors", "live_handles",
     "Model", "ImageInfo", "Tokenizer", "Generation", "chatml_user_prompt",
+    "Trainer", "SFTTrainer", "RewardModel", "RewardModelTrainer", "DPOTrainer", "GRPOTrainer", "PPOTrainer",
+    "Reward",
 ]
 __version__ = "0.1.0"
 

@@ -27,6 +27,7 @@ ERR_UNSUPPORTED = -5
 ERR_MISUSE = -6
 ERR_INTERNAL = -7
 ERR_CANCELLED = -8
+ERR_CALLBACK = -9
 
 
 class Error(Exception):
@@ -62,6 +63,122 @@ class SamplingParams(ctypes.Structure):
 
 
 _f32p, _i32p = _P(ctypes.c_float), _P(ctypes.c_int32)
+
+#: The optimizer fields every trainer params struct ends with.
+_OPTIMIZER_FIELDS = [
+    ("learning_rate", ctypes.c_float),
+    ("weight_decay", ctypes.c_float),
+    ("warmup_ratio", ctypes.c_float),
+    ("schedule", ctypes.c_int32),
+    ("max_grad_norm", ctypes.c_float),
+    ("beta1", ctypes.c_float),
+    ("beta2", ctypes.c_float),
+]
+
+
+class SFTParams(ctypes.Structure):
+    """grlhf_sft_params (include/grlhf.h)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("steps", ctypes.c_int64),
+        ("batch_size", ctypes.c_int64),
+        ("gradient_accumulation", ctypes.c_int64),
+        ("seed", ctypes.c_uint64),
+    ] + _OPTIMIZER_FIELDS
+
+
+class RMParams(ctypes.Structure):
+    """grlhf_rm_params (include/grlhf.h)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("steps", ctypes.c_int64),
+        ("batch_size", ctypes.c_int64),
+        ("seed", ctypes.c_uint64),
+        ("regularization", ctypes.c_float),
+        ("freeze_vision_tower", ctypes.c_int32),
+    ] + _OPTIMIZER_FIELDS
+
+
+class DPOParams(ctypes.Structure):
+    """grlhf_dpo_params (include/grlhf.h)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("steps", ctypes.c_int64),
+        ("batch_size", ctypes.c_int64),
+        ("seed", ctypes.c_uint64),
+        ("beta", ctypes.c_float),
+    ] + _OPTIMIZER_FIELDS
+
+
+class GRPOParams(ctypes.Structure):
+    """grlhf_grpo_params (include/grlhf.h)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("steps", ctypes.c_int64),
+        ("prompts_per_step", ctypes.c_int64),
+        ("group_size", ctypes.c_int64),
+        ("epochs", ctypes.c_int64),
+        ("mini_batches", ctypes.c_int64),
+        ("seed", ctypes.c_uint64),
+        ("clip", ctypes.c_float),
+        ("kl_coefficient", ctypes.c_float),
+        ("kl_estimator", ctypes.c_int32),
+        ("mask_truncated", ctypes.c_int32),
+        ("temperature", ctypes.c_float),
+        ("top_k", ctypes.c_int32),
+        ("top_p", ctypes.c_float),
+        ("max_new_tokens", ctypes.c_int64),
+        ("stop_tokens", _P(ctypes.c_int32)),
+        ("n_stop_tokens", ctypes.c_int64),
+    ] + _OPTIMIZER_FIELDS
+
+
+class PPOParams(ctypes.Structure):
+    """grlhf_ppo_params (include/grlhf.h)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("steps", ctypes.c_int64),
+        ("prompts_per_step", ctypes.c_int64),
+        ("completions_per_prompt", ctypes.c_int64),
+        ("epochs", ctypes.c_int64),
+        ("mini_batches", ctypes.c_int64),
+        ("seed", ctypes.c_uint64),
+        ("clip", ctypes.c_float),
+        ("value_clip", ctypes.c_float),
+        ("reward_clip", ctypes.c_float),
+        ("kl_coefficient", ctypes.c_float),
+        ("gamma", ctypes.c_float),
+        ("lambda", ctypes.c_float),
+        ("whiten_advantages", ctypes.c_int32),
+        ("temperature", ctypes.c_float),
+        ("top_k", ctypes.c_int32),
+        ("top_p", ctypes.c_float),
+        ("max_new_tokens", ctypes.c_int64),
+        ("stop_tokens", _P(ctypes.c_int32)),
+        ("n_stop_tokens", ctypes.c_int64),
+    ] + _OPTIMIZER_FIELDS + [("critic_" + name, kind) for name, kind in _OPTIMIZER_FIELDS]
+
+
+class RewardGroup(ctypes.Structure):
+    """grlhf_reward_group (include/grlhf.h): lent to a reward callback for one call."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("question", ctypes.c_char_p),
+        ("image", ctypes.c_char_p),
+        ("ground_truth", ctypes.c_char_p),
+        ("count", ctypes.c_int64),
+        ("completions", _P(ctypes.c_char_p)),
+        ("tokens", _P(_P(ctypes.c_int32))),
+        ("lengths", _P(ctypes.c_int64)),
+        ("truncated", _P(ctypes.c_int32)),
+    ]
+
+
+#: grlhf_reward_fn and grlhf_metrics_fn.
+REWARD_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, _P(RewardGroup), _P(ctypes.c_float))
+METRICS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                              _P(ctypes.c_char_p), _P(ctypes.c_double))
+_strings = _P(ctypes.c_char_p)
 
 #: name -> (restype, argtypes) for every function declared in include/grlhf.h.
 SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
@@ -106,6 +223,37 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "grlhf_generation_count": (_status, [_handle, _P(_i64)]),
     "grlhf_generation_tokens": (_status, [_handle, _i64, _P(_i32p), _P(_f32p), _P(_i64), _P(_i32)]),
     "grlhf_generation_free": (None, [_handle]),
+    "grlhf_sft_params_default": (_status, [_P(SFTParams)]),
+    "grlhf_rm_params_default": (_status, [_P(RMParams)]),
+    "grlhf_dpo_params_default": (_status, [_P(DPOParams)]),
+    "grlhf_grpo_params_default": (_status, [_P(GRPOParams)]),
+    "grlhf_ppo_params_default": (_status, [_P(PPOParams)]),
+    "grlhf_sft_trainer_create": (_status, [_handle, _handle, ctypes.c_char_p, _P(SFTParams), _P(_handle)]),
+    "grlhf_rm_trainer_create": (_status, [_handle, _handle, ctypes.c_char_p, _P(RMParams), _P(_handle)]),
+    "grlhf_dpo_trainer_create": (_status, [_handle, _handle, _handle, ctypes.c_char_p, _P(DPOParams),
+                                           _P(_handle)]),
+    "grlhf_grpo_trainer_create": (_status, [_handle, _handle, _handle, ctypes.c_char_p, _handle,
+                                            _P(GRPOParams), _P(_handle)]),
+    "grlhf_ppo_trainer_create": (_status, [_handle, _handle, _handle, _handle, ctypes.c_char_p, _handle,
+                                           _P(PPOParams), _P(_handle)]),
+    "grlhf_trainer_step": (_status, [_handle]),
+    "grlhf_trainer_train": (_status, [_handle, _i64, METRICS_FN, ctypes.c_void_p]),
+    "grlhf_trainer_progress": (_status, [_handle, _P(_i64), _P(_i64)]),
+    "grlhf_trainer_metrics": (_status, [_handle, _i64, _strings, _P(ctypes.c_double), _i64, _P(_i64)]),
+    "grlhf_trainer_set_metrics_path": (_status, [_handle, ctypes.c_char_p]),
+    "grlhf_trainer_save_checkpoint": (_status, [_handle, ctypes.c_char_p]),
+    "grlhf_trainer_resume": (_status, [_handle, ctypes.c_char_p]),
+    "grlhf_trainer_free": (None, [_handle]),
+    "grlhf_reward_model_create": (_status, [_handle, ctypes.c_uint64, _P(_handle)]),
+    "grlhf_reward_model_load": (_status, [ctypes.c_char_p, _P(_handle)]),
+    "grlhf_reward_model_save": (_status, [_handle, ctypes.c_char_p]),
+    "grlhf_reward_model_score": (_status, [_handle, _handle, _i64, _strings, _strings, _strings, _f32p]),
+    "grlhf_reward_model_free": (None, [_handle]),
+    "grlhf_reward_create": (_status, [REWARD_FN, ctypes.c_void_p, _P(_handle)]),
+    "grlhf_reward_from_reward_model": (_status, [_handle, _handle, _P(_handle)]),
+    "grlhf_reward_rule": (_status, [ctypes.c_char_p, _P(_handle)]),
+    "grlhf_reward_free": (None, [_handle]),
+    "grlhf_set_callback_error": (None, [ctypes.c_char_p]),
     "grlhf_live_handles": (_i64, []),
 }
 
