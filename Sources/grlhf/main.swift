@@ -129,8 +129,20 @@ struct Bench: ParsableCommand {
     var threading = false
     @Option(help: "Instead: prefill/decode/group speed of a random model of this shape (small, smollm2-135m).")
     var generation: String?
+    @Option(help: "Instead: SFT and GRPO step times on a random model of this shape (see benchmarks/alignment.sh).")
+    var alignment: String?
 
     func run() throws {
+        if let shape = alignment {
+            let r = try AlignmentBenchmark.run(shape: shape, threads: threads)
+            if json {
+                try printJSON(r)
+            } else {
+                print(String(format: "grlhf %@ threads=%d  SFT %.0f ms/step (%.0f tok/s)  GRPO %.0f ms/step (rollout %.0f ms, %.0f tok/s)",
+                             shape, r.threads, r.sftMsPerStep, r.sftTokensPerSecond, r.grpoMsPerStep, r.grpoRolloutMs, r.grpoTokensPerSecond))
+            }
+            return
+        }
         if let shape = generation {
             let r = try GenerationBenchmark.run(shape: shape, threads: threads)
             if json {

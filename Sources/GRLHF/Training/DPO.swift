@@ -35,6 +35,7 @@ public final class DPOTrainer: Trainer {
         }
         super.init(parameters: policy.trainableParameters(), optimizer: config.optimizer, totalSteps: config.steps,
                    rows: pairs.count, seed: config.seed)
+        settings = config
     }
 
     /// Summed response log-probabilities [B] of `rows` under `model`.

@@ -51,6 +51,7 @@ public final class GRPOTrainer: Trainer {
         self.prompts = prompts
         super.init(parameters: policy.trainableParameters(), optimizer: config.optimizer, totalSteps: config.steps,
                    updatesPerStep: config.epochs * config.miniBatches, rows: prompts.count, seed: config.seed)
+        settings = config
     }
 
     /// A sampled completion with what the update needs.
@@ -63,6 +64,7 @@ public final class GRPOTrainer: Trainer {
     }
 
     public override func trainStep() throws -> Metrics {
+        let start = DispatchTime.now()
         var rollouts: [Rollout] = []
         var rewards: [Float] = [], groupStds: [Float] = []
         var options = config.sampling
@@ -87,6 +89,7 @@ public final class GRPOTrainer: Trainer {
                                         advantage: a, truncated: s.finishReason == .length))
             }
         }
+        let sampled = DispatchTime.now()
         // π_old and π_ref on exactly the batches the update will use, so the first ratio is 1.
         let chunk = (rollouts.count + config.miniBatches - 1) / config.miniBatches
         withNoGrad {
@@ -121,7 +124,7 @@ public final class GRPOTrainer: Trainer {
         let lengths = rollouts.map { Double($0.sequence.completion.count) }
         let tokens = rollouts.reduce(0) { $0 + policy.expandImageTokens($1.sequence.prompt).count + $1.sequence.completion.count }
         func mean(_ x: [Float]) -> Double { x.isEmpty ? 0 : Double(x.reduce(0, +)) / Double(x.count) }
-        return ["loss": mean(losses), "reward": mean(rewards), "reward_std": mean(groupStds),
+        return ["time/rollout": seconds(start, sampled), "time/update": seconds(sampled, DispatchTime.now()), "loss": mean(losses), "reward": mean(rewards), "reward_std": mean(groupStds),
                 "frac_reward_zero_std": Double(groupStds.filter { $0 == 0 }.count) / Double(groupStds.count),
                 "kl": mean(kls), "clip_ratio": mean(clipFractions), "entropy": mean(entropies),
                 "completion_length": lengths.reduce(0, +) / Double(lengths.count),

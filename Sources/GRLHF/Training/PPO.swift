@@ -66,6 +66,7 @@ public final class PPOTrainer: Trainer {
         let updates = config.epochs * config.miniBatches
         super.init(parameters: policy.trainableParameters(), optimizer: config.optimizer, totalSteps: config.steps,
                    updatesPerStep: updates, rows: prompts.count, seed: config.seed)
+        settings = config
         criticGroup = addGroup("critic", parameters: self.critic.trainableParameters(), optimizer: config.criticOptimizer,
                                updatesPerStep: updates)
     }

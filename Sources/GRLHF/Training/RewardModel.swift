@@ -89,6 +89,7 @@ public final class RewardModelTrainer: Trainer {
         if config.freezeVisionTower, let m = rewardModel.base as? MultimodalModel { m.vision.setTrainable(false) }
         super.init(parameters: rewardModel.trainableParameters(), optimizer: config.optimizer, totalSteps: config.steps,
                    rows: pairs.count, seed: config.seed)
+        settings = config
     }
 
     public override func trainStep() throws -> Metrics {

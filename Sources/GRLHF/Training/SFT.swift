@@ -18,16 +18,26 @@ public final class SFTTrainer: Trainer {
     public let config: SFTConfig
     let rows: [TokenSequence]
 
-    public init(model: any CausalLM, encoder: ChatEncoder, examples: [SFTExample], config: SFTConfig = SFTConfig()) throws {
+    public convenience init(model: any CausalLM, encoder: ChatEncoder, examples: [SFTExample], config: SFTConfig = SFTConfig()) throws {
         guard !examples.isEmpty else { throw GRLHFError.invalidArgument("SFT: no examples") }
+        try self.init(model: model, sequences: examples.map { try encoder.sequence($0.question, image: $0.image, response: $0.response) },
+                      config: config)
+    }
+
+    /// Pre-tokenized rows: the loss covers each row's `completion`.
+    public init(model: any CausalLM, sequences: [TokenSequence], config: SFTConfig = SFTConfig()) throws {
+        guard !sequences.isEmpty, sequences.allSatisfy({ !$0.prompt.isEmpty && !$0.completion.isEmpty }) else {
+            throw GRLHFError.invalidArgument("SFT: no rows, or a row with an empty prompt or completion")
+        }
         guard config.batchSize > 0, config.gradientAccumulation > 0, config.batchSize % config.gradientAccumulation == 0, config.steps > 0 else {
             throw GRLHFError.invalidArgument("SFT: batch size \(config.batchSize) must be a positive multiple of gradient accumulation \(config.gradientAccumulation)")
         }
         self.model = model
         self.config = config
-        rows = try examples.map { try encoder.sequence($0.question, image: $0.image, response: $0.response) }
+        rows = sequences
         super.init(parameters: model.trainableParameters(), optimizer: config.optimizer, totalSteps: config.steps,
                    rows: rows.count, seed: config.seed)
+        settings = config
     }
 
     public override func trainStep() throws -> Metrics {

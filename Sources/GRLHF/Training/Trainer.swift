@@ -100,6 +100,8 @@ open class Trainer {
     public var onStep: ((Int, Metrics) -> Bool)?
     /// Where each step's metrics are appended as JSON lines.
     public var metricsPath: String?
+    /// The trainer's settings, written into checkpoints as `trainer_config.json` for the record.
+    public var settings: (any Encodable)?
 
     public var main: ParameterGroup { groups[0] }
     /// The main group's tensors, optimizer, settings and schedule.
@@ -170,10 +172,10 @@ open class Trainer {
             throw error
         }
         step += 1
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let elapsed = seconds(start, DispatchTime.now())
         m["skipped_steps"] = Double(skippedSteps)
-        m["step_time"] = seconds
-        if let tokens = m["tokens"] { m["tokens_per_second"] = tokens / seconds }
+        m["step_time"] = elapsed
+        if let tokens = m["tokens"] { m["tokens_per_second"] = tokens / elapsed }
         m["step"] = Double(step)
         history.append(m)
         return m
@@ -211,8 +213,9 @@ open class Trainer {
         var history: [[String: Double?]]
     }
 
-    /// Writes checkpoint `step-N` under `root` (weights, AdamW moments, step, data cursor,
-    /// metrics so far) and points `root/latest` at it. The directory is written under a
+    /// Writes checkpoint `step-N` under `root` (trained weights, AdamW moments, step, data cursor,
+    /// metrics so far, the trainer's settings; every random draw derives from the seed, the
+    /// step and the cursor, so they are the RNG state) and points `root/latest` at it. The directory is written under a
     /// temporary name, every file fsynced, then renamed: a crash leaves the previous
     /// checkpoint intact. Returns the checkpoint's path.
     @discardableResult
@@ -232,6 +235,7 @@ open class Trainer {
                               groups: Dictionary(uniqueKeysWithValues: groups.map { ($0.name, State.Group(updates: $0.updates, optimizerSteps: $0.optimizer.stepCount)) }),
                               history: history.map { $0.mapValues { $0.isFinite ? $0 : nil } })
             try Checkpoint.writeJSON(state, to: dir + "/state.json")
+            if let settings { try Checkpoint.writeJSON(settings, to: dir + "/trainer_config.json") }
         }
         try AtomicFile.write(to: root + "/latest") { write in try Array(name.utf8).withUnsafeBytes { try write($0) } }
         return final
@@ -283,6 +287,9 @@ open class Trainer {
         history = state.history.map { $0.mapValues { $0 ?? .nan } }
     }
 }
+
+/// Seconds between two instants.
+func seconds(_ from: DispatchTime, _ to: DispatchTime) -> Double { Double(to.uptimeNanoseconds - from.uptimeNanoseconds) / 1e9 }
 
 /// Checkpoint directories written all at once.
 enum Checkpoint {
