@@ -61,6 +61,36 @@ import Testing
         #expect(out.tokens == Array(greedy[0...2]) && out.finishReason == .stop)
     }
 
+    /// Prompts of different lengths decoding in one batch behave as if each ran alone.
+    @Test func raggedBatchesMatchSeparateRuns() throws {
+        let (m, prompt, _) = try Self.model("qwen2")
+        let prefix = Array(prompt[0..<4])
+        let suffixes: [[Int32]] = [Array(prompt[4...]), [], [prompt[5]], Array(prompt[4..<6])]
+        let greedy = SamplingOptions(temperature: 0, maxNewTokens: 7)
+        let batch = m.sampleBatch(prefix: prefix, suffixes: suffixes, count: 2, options: greedy)
+        // Same tokens; log-probs equal up to float rounding (other matrix shapes, other sums).
+        func same(_ a: GeneratedSequence, _ b: GeneratedSequence) -> Bool {
+            a.tokens == b.tokens && a.finishReason == b.finishReason && zip(a.logProbs, b.logProbs).allSatisfy { abs($0 - $1) <= 1e-5 }
+        }
+        for (i, suffix) in suffixes.enumerated() {
+            let alone = m.generate(prompt: prefix + suffix, options: greedy)
+            #expect(batch[i].count == 2 && batch[i].allSatisfy { same($0, alone) }, "prompt \(i)")
+        }
+        // Sampled rows: reproducible, and their log-probs are those of a training forward.
+        let sampled = SamplingOptions(temperature: 1, maxNewTokens: 6, seed: 3)
+        let rows = m.sampleBatch(prefix: prefix, suffixes: suffixes, count: 3, options: sampled)
+        #expect(rows == m.sampleBatch(prefix: prefix, suffixes: suffixes, count: 3, options: sampled))
+        for (i, group) in rows.enumerated() {
+            for g in group {
+                let again = recomputedLogProbs(m, prompt: prefix + suffixes[i], tokens: g.tokens)
+                #expect(zip(g.logProbs, again).map { abs($0 - $1) }.max()! <= 1e-4)
+            }
+        }
+        // Without a shared prefix.
+        let plain = m.sampleBatch(prefix: [], suffixes: [prefix, Array(prompt)], count: 1, options: greedy)
+        #expect(same(plain[0][0], m.generate(prompt: prefix, options: greedy)) && same(plain[1][0], m.generate(prompt: Array(prompt), options: greedy)))
+    }
+
     @Test func samplerNeverDrawsTheBannedToken() {
         let logits: [Float] = [9, 1, 8, 0]
         var rng = PCG32(seed: 3)

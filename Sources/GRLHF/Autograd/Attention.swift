@@ -18,14 +18,16 @@ extension Tensor {
 
     /// Causal attention of new queries q [B, T, H·D] over the first `length` positions of a key/
     /// value cache kCache, vCache [B, capacity, Hkv·D] (which already hold the new tokens' keys):
-    /// query t sits at position length − T + t. No copy of the cache is made.
-    public static func attention(q: Tensor, kCache: Tensor, vCache: Tensor, length: Int, heads: Int, kvHeads: Int? = nil) -> Tensor {
+    /// query t sits at position length − T + t. `keyLengths[b]` shortens row b (rows of
+    /// different lengths, one new token each). No copy of the cache is made.
+    public static func attention(q: Tensor, kCache: Tensor, vCache: Tensor, length: Int, heads: Int, kvHeads: Int? = nil,
+                                 keyLengths: [Int]? = nil) -> Tensor {
         require(kCache.rank == 3 && vCache.shape == kCache.shape && kCache.shape[0] == q.shape[0]
                 && length >= q.shape[1] && length <= kCache.shape[1], "attention: cache \(kCache.shape) for \(q.shape), length \(length)")
         let layout = AttentionLayout(batch: q.shape[0], queries: q.shape[1], keys: length, width: q.shape[2],
                                      kvWidth: kCache.shape[2], heads: heads, kvHeads: kvHeads ?? heads)
         let streams = [AttentionLayout.Stream(q), AttentionLayout.Stream(kCache), AttentionLayout.Stream(vCache)]
-        return layout.run(streams, inputs: [q, kCache, vCache], causal: true, keyLengths: nil, scale: nil)
+        return layout.run(streams, inputs: [q, kCache, vCache], causal: true, keyLengths: keyLengths, scale: nil)
     }
 
     /// Attention on a packed projection qkv [B, T, (H + 2·Hkv)·D] (queries, then keys, then

@@ -77,47 +77,106 @@ extension CausalLM {
     /// Samples `count` continuations of one prompt (ids with one placeholder per image, and the
     /// images [I, C, S, S]). The prompt is prefilled once; its cache is copied to every member of
     /// the group, which then decode together, one batched forward per token. Image placeholders
-    /// are never sampled (a completion is text). Members that stop
-    /// early ride along until the last one finishes.
+    /// are never sampled (a completion is text). Members that stop early ride along until the
+    /// last one finishes. Member i draws from PCG32(seed, stream: i).
     public func sampleGroup(prompt: [Int32], images: Tensor? = nil, count: Int, options o: SamplingOptions) -> [GeneratedSequence] {
-        require(!prompt.isEmpty && count > 0 && o.maxNewTokens >= 0, "sampleGroup: empty prompt or group")
-        require(prompt.allSatisfy { $0 >= 0 && Int($0) < vocabSize }, "sampleGroup: token outside the vocabulary")
-        let v = vocabSize, lm = language, ids = expandImageTokens(prompt)
-        return withNoGrad {
-            // Prefill: only the last position's logits are needed.
-            let prefill = lm.makeCache(batch: 1, capacity: ids.count)
-            let hidden = lm.hiddenStates(inputEmbeddings(ids, batch: 1, time: ids.count, images: images), cache: prefill)
-            prefill.length = ids.count
-            let promptLogits = lm.logits(hidden.slice(axis: 1, (ids.count - 1)..<ids.count))      // [1, 1, V]
-            let cache = prefill.repeated(count, capacity: ids.count + max(o.maxNewTokens, 1))
-            var rngs = (0..<count).map { PCG32(seed: o.seed, stream: UInt64($0)) }
-            var out = (0..<count).map { _ in GeneratedSequence(tokens: [], logProbs: [], finishReason: .length) }
-            var done = [Bool](repeating: false, count: count)
-            // Next-token logits of row i: the prompt's last position for everyone at first, then
-            // row i of each decode step.
-            var logits = promptLogits
-            var row = { (_: Int) in logits.data }
-            for step in 0..<o.maxNewTokens {
-                var next = [Int32](repeating: 0, count: count)
-                for i in 0..<count {
-                    if done[i] { next[i] = out[i].tokens.last ?? 0; continue }
-                    let r = row(i)
-                    let token = Sampler.sample(r, vocab: v, options: o, banned: imageTokenId, rng: &rngs[i])
-                    next[i] = token
-                    out[i].tokens.append(token)
-                    out[i].logProbs.append(r[Int(token)] - Kernels.logSumExp(r, v))
-                    if o.stopTokens.contains(token) { done[i] = true; out[i].finishReason = .stop }
-                }
-                if step + 1 == o.maxNewTokens || !done.contains(false) { break }
-                logits = lm(next, cache: cache)                                               // [G, 1, V]
-                row = { i in logits.data + i * v }
-            }
-            return out
-        }
+        require(!prompt.isEmpty, "sampleGroup: empty prompt")
+        return sampleBatch(prefix: prompt, prefixImages: images, suffixes: [[]], count: count, options: o)[0]
     }
 
     /// One continuation of `prompt` (a group of one).
     public func generate(prompt: [Int32], images: Tensor? = nil, options: SamplingOptions) -> GeneratedSequence {
         sampleGroup(prompt: prompt, images: images, count: 1, options: options)[0]
+    }
+
+    /// Samples `count` continuations of each of several prompts (each with its images or nil) in
+    /// one batch, prefilling their longest common prefix once (up to the first image
+    /// placeholder, since images may differ). Row r = i·count + j draws from PCG32(seed, stream: r).
+    public func sample(prompts: [[Int32]], images: [Tensor?], count: Int, options: SamplingOptions) -> [[GeneratedSequence]] {
+        require(!prompts.isEmpty && images.count == prompts.count, "sample: \(prompts.count) prompts, \(images.count) image entries")
+        var shared = prompts[0].prefix { $0 != imageTokenId }.count
+        for p in prompts.dropFirst() {
+            shared = Swift.min(shared, zip(p, prompts[0]).prefix { $0 == $1 }.count)
+        }
+        shared = Swift.min(shared, prompts.map(\.count).min()! - 1)  // every prompt keeps a token to predict from
+        let present = images.compactMap { $0 }
+        return sampleBatch(prefix: Array(prompts[0][0..<shared]), suffixes: prompts.map { Array($0[shared...]) },
+                           suffixImages: present.isEmpty ? nil : present.count == 1 ? present[0] : Tensor.concat(present, axis: 0),
+                           count: count, options: options)
+    }
+
+    /// Samples `count` continuations of each prompt `prefix + suffixes[i]`, all decoding in one
+    /// batch: how a judge scores every pair of a group (the shared prefix holds the instruction,
+    /// the image and the question; each suffix a pair of responses). The prefix is prefilled
+    /// once and copied to every row; the suffixes then extend their copies in one right-padded
+    /// forward; rows of different lengths decode together. Row r = i·count + j (prompt i,
+    /// continuation j) draws from PCG32(seed, stream: r). Images of the suffixes, in order, are
+    /// `suffixImages`. Returns the continuations per prompt.
+    public func sampleBatch(prefix: [Int32], prefixImages: Tensor? = nil, suffixes: [[Int32]], suffixImages: Tensor? = nil,
+                            count: Int, options o: SamplingOptions) -> [[GeneratedSequence]] {
+        let head = expandImageTokens(prefix), tails = suffixes.map { expandImageTokens($0) }
+        require(!tails.isEmpty && count > 0 && o.maxNewTokens >= 0, "sampleBatch: no prompts, or an empty group")
+        require(tails.allSatisfy { !head.isEmpty || !$0.isEmpty }, "sampleBatch: an empty prompt")
+        require((prefix + suffixes.joined()).allSatisfy { $0 >= 0 && Int($0) < vocabSize }, "sampleBatch: token outside the vocabulary")
+        let v = vocabSize, lm = language, b = tails.count, longest = tails.map(\.count).max()!
+        return withNoGrad {
+            let capacity = head.count + longest + Swift.max(o.maxNewTokens, 1)
+            // Prefix: prefilled once; its last position predicts the first token of rows whose suffix is empty.
+            var cache = lm.makeCache(batch: 1, capacity: Swift.max(head.count, 1))
+            var prefixLast: Tensor?
+            if !head.isEmpty {
+                let hidden = lm.hiddenStates(inputEmbeddings(head, batch: 1, time: head.count, images: prefixImages), cache: cache)
+                cache.advance(by: head.count)
+                prefixLast = lm.logits(hidden.slice(axis: 1, (head.count - 1)..<head.count)).reshape(1, v)
+            }
+            cache = head.isEmpty ? lm.makeCache(batch: b, capacity: capacity) : cache.repeated(b, capacity: capacity)
+            // Suffixes: one right-padded forward; each row keeps its real length.
+            var first = [Tensor?](repeating: prefixLast, count: b)
+            if longest > 0 {
+                var ids = [Int32](repeating: 0, count: b * longest)
+                for (r, tail) in tails.enumerated() { for (t, id) in tail.enumerated() { ids[r * longest + t] = id } }
+                let hidden = lm.hiddenStates(inputEmbeddings(ids, batch: b, time: longest, images: suffixImages), cache: cache)
+                cache.advance(by: longest)
+                cache.trim(to: tails.map { head.count + $0.count })
+                let last = tails.enumerated().filter { !$0.element.isEmpty }
+                let rows = Tensor.embedding(hidden.reshape(b * longest, -1), ids: last.map { Int32($0.offset * longest + $0.element.count - 1) })
+                let logits = lm.logits(rows)                                                        // [rows, V]
+                for (k, row) in last.enumerated() { first[row.offset] = logits.slice(axis: 0, k..<(k + 1)) }
+            }
+            cache = cache.repeated(count)
+            return decode(cache: cache, first: first.map { $0! }, count: count, options: o).chunked(count)
+        }
+    }
+
+    /// Decodes from next-token logits `first[i]` [1, V] of each prompt (its `count` rows share
+    /// them) until every row stops or reaches `maxNewTokens`.
+    private func decode(cache: KVCache, first: [Tensor], count: Int, options o: SamplingOptions) -> [GeneratedSequence] {
+        let v = vocabSize, rows = cache.batch
+        var rngs = (0..<rows).map { PCG32(seed: o.seed, stream: UInt64($0)) }
+        var out = (0..<rows).map { _ in GeneratedSequence(tokens: [], logProbs: [], finishReason: .length) }
+        var done = [Bool](repeating: false, count: rows)
+        var logits: Tensor?  // [R, 1, V] of the last decode step; before it, each prompt's `first`
+        for step in 0..<o.maxNewTokens {
+            var next = [Int32](repeating: 0, count: rows)
+            for r in 0..<rows {
+                if done[r] { next[r] = out[r].tokens.last ?? 0; continue }
+                let l = logits.map { $0.data + r * v } ?? first[r / count].data
+                let token = Sampler.sample(l, vocab: v, options: o, banned: imageTokenId, rng: &rngs[r])
+                next[r] = token
+                out[r].tokens.append(token)
+                out[r].logProbs.append(l[Int(token)] - Kernels.logSumExp(l, v))
+                if o.stopTokens.contains(token) { done[r] = true; out[r].finishReason = .stop }
+            }
+            if step + 1 == o.maxNewTokens || !done.contains(false) { break }
+            logits = language(next, cache: cache)
+        }
+        return out
+    }
+}
+
+extension Array {
+    /// Consecutive slices of `size` elements.
+    func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

@@ -160,7 +160,8 @@ public final class DecoderLM: Module {
             if let cache {
                 cache.write(layer: index, k: keys, v: values)
                 a = Tensor.attention(q: queries, kCache: cache.keys[index], vCache: cache.values[index],
-                                     length: cache.length + x.shape[1], heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
+                                     length: cache.length + x.shape[1], heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
+                                     keyLengths: cache.keyLimits(forNew: x.shape[1]))
             } else {
                 a = Tensor.attention(q: queries, k: keys, v: values, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
             }
@@ -210,13 +211,13 @@ public final class DecoderLM: Module {
         return forward(ids, batch: batch, time: time, cache: nil)
     }
 
-    /// Logits [B, T, V] of T new tokens per sequence appended after what `cache` holds (positions
-    /// cache.length..<cache.length+T); their keys and values join the cache.
+    /// Logits [B, T, V] of T new tokens per sequence appended after what `cache` holds (see
+    /// `KVCache.positions`); their keys and values join the cache.
     public func callAsFunction(_ ids: [Int32], cache: KVCache) -> Tensor {
         require(ids.count % cache.batch == 0 && cache.length + ids.count / cache.batch <= cache.capacity,
                 "DecoderLM: \(ids.count) ids for a cache of \(cache.batch) at \(cache.length)/\(cache.capacity)")
         let t = ids.count / cache.batch
-        defer { cache.length += t }
+        defer { cache.advance(by: t) }
         return forward(ids, batch: cache.batch, time: t, cache: cache)
     }
 
@@ -236,10 +237,10 @@ public final class DecoderLM: Module {
     }
 
     /// Final-normed hidden states [B, T, H] of input embeddings [B, T, H], continuing `cache` if
-    /// given (the caller then advances `cache.length`), else at positions 0..<T.
+    /// given (the caller then advances it), else at positions 0..<T.
     public func hiddenStates(_ embeddings: Tensor, cache: KVCache? = nil) -> Tensor {
-        let time = embeddings.shape[1], start = cache?.length ?? 0
-        let positions = Array(start..<(start + time))
+        let time = embeddings.shape[1]
+        let positions = cache?.positions(forNew: time) ?? Array(0..<time)
         var x = embeddings
         for (i, layer) in layers.items.enumerated() { x = layer(x, positions: positions, config: config, cache: cache, index: i) }
         return norm(x)

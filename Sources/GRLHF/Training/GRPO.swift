@@ -67,25 +67,15 @@ public final class GRPOTrainer: Trainer {
         let start = DispatchTime.now()
         var rollouts: [Rollout] = []
         var rewards: [Float] = [], groupStds: [Float] = []
-        var options = config.sampling
-        options.stopTokens.insert(encoder.endOfTurn)
-        // Sampling: one group per prompt; seeds from (run seed, step, prompt slot) so a resumed
-        // run draws the same completions.
-        for (slot, index) in data.next(config.promptsPerStep).enumerated() {
-            let prompt = prompts[index]
-            let (ids, images) = try encoder.prompt(prompt.question, image: prompt.image)
-            options.seed = config.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step) &* 1_000_003 &+ UInt64(slot)
-            let group = policy.sampleGroup(prompt: ids, images: images, count: config.groupSize, options: options)
-            let truncated = group.map { $0.finishReason == .length }
-            let r = try reward.rewards(for: RolloutGroup(prompt: prompt, completions: group.map { encoder.text($0.tokens) },
-                                                         tokens: group.map(\.tokens), truncated: truncated))
-            guard r.count == group.count, r.allSatisfy(\.isFinite) else {
-                throw GRLHFError.invalidArgument("GRPO: the reward function returned \(r.count) rewards for \(group.count) completions, or a non-finite one")
-            }
-            rewards += r
-            groupStds.append(Self.std(r))
-            for (s, a) in zip(group, Losses.groupAdvantages(r)) {
-                rollouts.append(Rollout(sequence: TokenSequence(prompt: ids, images: images, completion: s.tokens),
+        // Seeds from (run seed, step), so a resumed run draws the same completions.
+        let groups = try encoder.rollOut(data.next(config.promptsPerStep).map { prompts[$0] }, policy: policy, count: config.groupSize,
+                                         options: config.sampling, seed: config.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step),
+                                         reward: reward)
+        for g in groups {
+            rewards += g.rewards
+            groupStds.append(Self.std(g.rewards))
+            for (s, a) in zip(g.completions, Losses.groupAdvantages(g.rewards)) {
+                rollouts.append(Rollout(sequence: TokenSequence(prompt: g.ids, images: g.images, completion: s.tokens),
                                         advantage: a, truncated: s.finishReason == .length))
             }
         }

@@ -90,20 +90,12 @@ public final class PPOTrainer: Trainer {
 
     public override func trainStep() throws -> Metrics {
         var rollouts: [Rollout] = []
-        var options = config.sampling
-        options.stopTokens.insert(encoder.endOfTurn)
-        for (slot, index) in data.next(config.promptsPerStep).enumerated() {
-            let prompt = prompts[index]
-            let (ids, images) = try encoder.prompt(prompt.question, image: prompt.image)
-            options.seed = config.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step) &* 1_000_003 &+ UInt64(slot)
-            let group = policy.sampleGroup(prompt: ids, images: images, count: config.completionsPerPrompt, options: options)
-            let scores = try reward.rewards(for: RolloutGroup(prompt: prompt, completions: group.map { encoder.text($0.tokens) },
-                                                              tokens: group.map(\.tokens), truncated: group.map { $0.finishReason == .length }))
-            guard scores.count == group.count, scores.allSatisfy(\.isFinite) else {
-                throw GRLHFError.invalidArgument("PPO: the reward function returned \(scores.count) rewards for \(group.count) completions, or a non-finite one")
-            }
-            for (s, score) in zip(group, scores) {
-                rollouts.append(Rollout(sequence: TokenSequence(prompt: ids, images: images, completion: s.tokens), score: score,
+        let groups = try encoder.rollOut(data.next(config.promptsPerStep).map { prompts[$0] }, policy: policy,
+                                         count: config.completionsPerPrompt, options: config.sampling,
+                                         seed: config.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step), reward: reward)
+        for g in groups {
+            for (s, score) in zip(g.completions, g.rewards) {
+                rollouts.append(Rollout(sequence: TokenSequence(prompt: g.ids, images: g.images, completion: s.tokens), score: score,
                                         truncated: s.finishReason == .length))
             }
         }

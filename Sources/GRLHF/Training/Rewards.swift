@@ -34,3 +34,34 @@ public final class RewardModelReward: RewardFunction {
         try model.score(group.completions.map { (group.prompt.question, group.prompt.image, $0) }, encoder: encoder)
     }
 }
+
+/// A prompt's sampled completions with their rewards: what GRPO and PPO collect each step.
+struct ScoredGroup {
+    var prompt: PromptExample
+    var ids: [Int32]
+    var images: Tensor?
+    var completions: [GeneratedSequence]
+    var rewards: [Float]
+}
+
+extension ChatEncoder {
+    /// Samples `count` completions of every prompt in one batch (ending at the end of turn, seeded
+    /// by `seed` so a resumed run draws the same), then scores each group with `reward`.
+    func rollOut(_ prompts: [PromptExample], policy: any CausalLM, count: Int, options: SamplingOptions, seed: UInt64,
+                 reward: RewardFunction) throws -> [ScoredGroup] {
+        var o = options
+        o.stopTokens.insert(endOfTurn)
+        o.seed = seed
+        let encoded = try prompts.map { try prompt($0.question, image: $0.image) }
+        let sampled = policy.sample(prompts: encoded.map(\.ids), images: encoded.map(\.images), count: count, options: o)
+        return try zip(prompts, zip(encoded, sampled)).map { prompt, pair in
+            let (encoded, group) = pair
+            let r = try reward.rewards(for: RolloutGroup(prompt: prompt, completions: group.map { text($0.tokens) },
+                                                         tokens: group.map(\.tokens), truncated: group.map { $0.finishReason == .length }))
+            guard r.count == group.count, r.allSatisfy(\.isFinite) else {
+                throw GRLHFError.invalidArgument("the reward function returned \(r.count) rewards for \(group.count) completions, or a non-finite one: \(r.prefix(8))")
+            }
+            return ScoredGroup(prompt: prompt, ids: encoded.ids, images: encoded.images, completions: group, rewards: r)
+        }
+    }
+}
