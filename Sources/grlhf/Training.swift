@@ -372,17 +372,18 @@ struct RL: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rl", abstract: "Policy RL on {question, image?, ground_truth?} prompt rows, with a reward model or a rule reward.")
 
-    /// The policy-gradient algorithm; another one (PPO) is a case here and its trainer in `trainer`.
+    /// The policy-gradient algorithm: a case here and its trainer in `trainer`.
     enum Algorithm: String, ExpressibleByArgument, CaseIterable {
-        case grpo
+        case grpo, ppo
     }
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var training: TrainingOptions
     @OptionGroup var lora: LoRAOptions
     @OptionGroup var rewards: RewardOptions
-    @Option(help: "grpo (group-relative advantages, no critic).") var algorithm = Algorithm.grpo
-    @Option(help: "Completions sampled per prompt.") var groupSize = GRPOConfig().groupSize
+    @Option(help: "grpo (group-relative advantages, no critic) or ppo (a critic on a copy of the policy, GAE).")
+    var algorithm = Algorithm.grpo
+    @Option(help: "Completions sampled per prompt (PPO: default 1).") var groupSize: Int?
     @Option(help: "Prompts per rollout batch.") var promptsPerStep = GRPOConfig().promptsPerStep
     @Option(help: "Passes over each rollout batch.") var epochs = GRPOConfig().epochs
     @Option(help: "Updates per pass (the rollout batch split in this many mini-batches).") var miniBatches = GRPOConfig().miniBatches
@@ -392,6 +393,7 @@ struct RL: ParsableCommand {
     @Option(help: "Tokens per completion at most.") var maxNewTokens = GRPOConfig().sampling.maxNewTokens
     @Option(help: "Sampling temperature.") var temperature = GRPOConfig().sampling.temperature
     @Flag(help: "Leave completions that hit --max-new-tokens out of the loss.") var maskTruncated = false
+    @Option(help: "PPO: the critic's learning rate (constant).") var criticLr = PPOConfig().criticOptimizer.learningRate
 
     func run() throws {
         let session = try TrainingSession("rl", training, lora, keys: ["reward", "loss", "kl", "completion_length"],
@@ -409,12 +411,22 @@ struct RL: ParsableCommand {
         switch algorithm {
         case .grpo:
             var c = GRPOConfig()
-            c.steps = training.steps; c.promptsPerStep = promptsPerStep; c.groupSize = groupSize
+            c.steps = training.steps; c.promptsPerStep = promptsPerStep; c.groupSize = groupSize ?? c.groupSize
             c.epochs = epochs; c.miniBatches = miniBatches; c.clip = clip
             c.klCoefficient = klCoef; c.klEstimator = klEstimator; c.maskTruncated = maskTruncated
             c.sampling = SamplingOptions(temperature: temperature, maxNewTokens: maxNewTokens)
             c.optimizer = training.optimizer(c.optimizer); c.seed = training.seed
             return try GRPOTrainer(policy: policy, encoder: encoder, prompts: prompts, reward: reward, config: c)
+        case .ppo:
+            // PPO's KL is a per-token reward penalty (log π − log π_ref), not a loss term.
+            if maskTruncated { throw ValidationError("--mask-truncated is a GRPO option") }
+            var c = PPOConfig()
+            c.steps = training.steps; c.promptsPerStep = promptsPerStep; c.completionsPerPrompt = groupSize ?? c.completionsPerPrompt
+            c.epochs = epochs; c.miniBatches = miniBatches; c.clip = clip; c.klCoefficient = klCoef
+            c.sampling = SamplingOptions(temperature: temperature, maxNewTokens: maxNewTokens)
+            c.optimizer = training.optimizer(c.optimizer); c.seed = training.seed
+            c.criticOptimizer.learningRate = criticLr
+            return try PPOTrainer(policy: policy, encoder: encoder, prompts: prompts, reward: reward, config: c)
         }
     }
 }

@@ -108,6 +108,9 @@ run "${rl[@]}" --stop-after 1
 run "${rl[@]}" --resume  # LoRA adapters come back from the checkpoint
 grep -q "resumed from .* at step 1 of 2" log && [ "$(lines rl-rm/metrics.jsonl)" = 2 ] || { cat log; fail "rl with a reward model, resumed"; }
 [ -f rl-rm/adapter/adapter_model.safetensors ] || fail "rl: no adapter"
+run rl --algorithm ppo --model sft --data prompts.jsonl --out ppo --steps 2 --group-size 2 --prompts-per-step 2 \
+    --max-new-tokens 6 --reward-model rm --checkpoint-every 1
+grep -q '"value_loss"' ppo/metrics.jsonl && [ "$(lines ppo/metrics.jsonl)" = 2 ] || { cat log; fail "rl: ppo"; }
 ok "rl"
 
 echo "== sft on a multimodal model with an image row (path relative to the JSONL file)"
