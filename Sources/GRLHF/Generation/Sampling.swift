@@ -90,15 +90,24 @@ extension CausalLM {
     }
 
     /// Samples `count` continuations of each of several prompts (each with its images or nil) in
-    /// one batch, prefilling their longest common prefix once (up to the first image
-    /// placeholder, since images may differ). Row r = i·count + j draws from PCG32(seed, stream: r).
+    /// one batch, prefilling their longest common prefix once. The prefix may hold image
+    /// placeholders when every prompt passes the same image tensor (one question about one image,
+    /// judged over many response pairs) and all placeholders fall inside it; otherwise it stops
+    /// at the first placeholder. Row r = i·count + j draws from PCG32(seed, stream: r).
     public func sample(prompts: [[Int32]], images: [Tensor?], count: Int, options: SamplingOptions) -> [[GeneratedSequence]] {
         require(!prompts.isEmpty && images.count == prompts.count, "sample: \(prompts.count) prompts, \(images.count) image entries")
-        var shared = prompts[0].prefix { $0 != imageTokenId }.count
-        for p in prompts.dropFirst() {
-            shared = Swift.min(shared, zip(p, prompts[0]).prefix { $0 == $1 }.count)
-        }
+        var shared = prompts[0].count
+        for p in prompts.dropFirst() { shared = Swift.min(shared, zip(p, prompts[0]).prefix { $0 == $1 }.count) }
         shared = Swift.min(shared, prompts.map(\.count).min()! - 1)  // every prompt keeps a token to predict from
+        let image = imageTokenId
+        let placeholders = { (ids: ArraySlice<Int32>) in ids.filter { $0 == image }.count }
+        let sameImage = images[0] != nil && images.allSatisfy { $0 === images[0] }
+            && prompts.allSatisfy { placeholders($0[...]) == placeholders(prompts[0][0..<shared]) }
+        if sameImage {
+            return sampleBatch(prefix: Array(prompts[0][0..<shared]), prefixImages: images[0],
+                               suffixes: prompts.map { Array($0[shared...]) }, count: count, options: options)
+        }
+        shared = Swift.min(shared, prompts[0].firstIndex { $0 == image } ?? shared)
         let present = images.compactMap { $0 }
         return sampleBatch(prefix: Array(prompts[0][0..<shared]), suffixes: prompts.map { Array($0[shared...]) },
                            suffixImages: present.isEmpty ? nil : present.count == 1 ? present[0] : Tensor.concat(present, axis: 0),

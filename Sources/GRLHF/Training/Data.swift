@@ -1,14 +1,16 @@
 import Foundation
 
-/// One supervised row: (image?, question) → response.
+/// One supervised row: (system?, image?, question) → response.
 public struct SFTExample: Codable, Equatable, Sendable {
     public var question: String
     /// A PNG path (relative paths resolve against the dataset file's folder).
     public var image: String?
     public var response: String
+    /// A system turn before the question.
+    public var system: String?
 
-    public init(question: String, image: String? = nil, response: String) {
-        self.question = question; self.image = image; self.response = response
+    public init(question: String, image: String? = nil, response: String, system: String? = nil) {
+        self.question = question; self.image = image; self.response = response; self.system = system
     }
 }
 
@@ -20,21 +22,26 @@ public struct PreferenceExample: Codable, Equatable, Sendable {
     public var response1: String
     public var response2: String
     public var preferred: Int
+    /// Optional per-response quality scores on the dataset's own scale (GRM+SFT rescales them to 1–10).
+    public var score1: Float?
+    public var score2: Float?
 
     enum CodingKeys: String, CodingKey {
-        case question, image, response1 = "response_1", response2 = "response_2", preferred
+        case question, image, response1 = "response_1", response2 = "response_2", preferred, score1 = "score_1", score2 = "score_2"
     }
 
-    public init(question: String, image: String? = nil, response1: String, response2: String, preferred: Int) {
+    public init(question: String, image: String? = nil, response1: String, response2: String, preferred: Int,
+                score1: Float? = nil, score2: Float? = nil) {
         self.question = question; self.image = image; self.response1 = response1; self.response2 = response2
-        self.preferred = preferred
+        self.preferred = preferred; self.score1 = score1; self.score2 = score2
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(question: try c.decode(String.self, forKey: .question), image: try c.decodeIfPresent(String.self, forKey: .image),
                   response1: try c.decode(String.self, forKey: .response1), response2: try c.decode(String.self, forKey: .response2),
-                  preferred: try c.decode(Int.self, forKey: .preferred))
+                  preferred: try c.decode(Int.self, forKey: .preferred), score1: try c.decodeIfPresent(Float.self, forKey: .score1),
+                  score2: try c.decodeIfPresent(Float.self, forKey: .score2))
         guard preferred == 1 || preferred == 2 else {
             throw GRLHFError.invalidFormat("preferred must be 1 or 2, got \(preferred)")
         }
@@ -42,6 +49,12 @@ public struct PreferenceExample: Codable, Equatable, Sendable {
 
     public var chosen: String { preferred == 1 ? response1 : response2 }
     public var rejected: String { preferred == 1 ? response2 : response1 }
+
+    /// The pair with its responses (and scores) swapped and the label flipped.
+    public var swapped: PreferenceExample {
+        PreferenceExample(question: question, image: image, response1: response2, response2: response1, preferred: 3 - preferred,
+                          score1: score2, score2: score1)
+    }
 }
 
 /// One RL prompt: what the policy answers, and what a reward function may check it against.
@@ -50,11 +63,13 @@ public struct PromptExample: Codable, Equatable, Sendable {
     public var image: String?
     /// The reference answer, for rule-based and verifiable rewards (verl's `ground_truth`).
     public var groundTruth: String?
+    /// A system turn before the question.
+    public var system: String?
 
-    enum CodingKeys: String, CodingKey { case question, image, groundTruth = "ground_truth" }
+    enum CodingKeys: String, CodingKey { case question, image, groundTruth = "ground_truth", system }
 
-    public init(question: String, image: String? = nil, groundTruth: String? = nil) {
-        self.question = question; self.image = image; self.groundTruth = groundTruth
+    public init(question: String, image: String? = nil, groundTruth: String? = nil, system: String? = nil) {
+        self.question = question; self.image = image; self.groundTruth = groundTruth; self.system = system
     }
 }
 
@@ -118,22 +133,36 @@ public final class ChatEncoder {
         }
     }
 
-    /// Prompt ids and pixels [1, C, S, S] (nil without an image) of a question.
-    public func prompt(_ question: String, image: String?) throws -> (ids: [Int32], images: Tensor?) {
-        var message = question, images: Tensor?
+    /// Prompt ids and pixels [1, C, S, S] (nil without an image) of a user message, after an
+    /// optional system turn. The image goes where the message holds the placeholder's text
+    /// (`<image>`), or on its own line before the message when it holds none.
+    public func prompt(_ message: String, image: String?, system: String? = nil) throws -> (ids: [Int32], images: Tensor?) {
+        var text = message, images: Tensor?
+        let placeholders = imagePlaceholder.map { message.components(separatedBy: $0).count - 1 } ?? 0
         if let image {
             guard let multimodal = model as? MultimodalModel, let placeholder = imagePlaceholder else {
                 throw GRLHFError.invalidArgument("\(image): a text-only model cannot read images")
             }
+            guard placeholders <= 1 else { throw GRLHFError.invalidArgument("the message holds \(placeholders) image placeholders for one image") }
             images = try cachedPixels(image, multimodal)
-            message = placeholder + "\n" + question
+            if placeholders == 0 { text = placeholder + "\n" + message }
         }
-        let ids = tokenizer.encode(ChatTemplate.chatML(messages: [("user", message)], addGenerationPrompt: true))
+        let messages = (system.map { [("system", $0)] } ?? []) + [("user", text)]
+        let ids = tokenizer.encode(ChatTemplate.chatML(messages: messages, addGenerationPrompt: true))
         if let id = model.imageTokenId, ids.filter({ $0 == id }).count != (image == nil ? 0 : 1) {
-            throw GRLHFError.invalidArgument("the question itself contains the image placeholder: \(question.prefix(60))")
+            throw GRLHFError.invalidArgument("the prompt holds an image placeholder without an image, or two: \(message.prefix(60))")
         }
         return (ids, images)
     }
+
+    /// `text` with the image placeholder's text removed, for untrusted text (a response) that
+    /// must not smuggle in an image slot.
+    public func withoutPlaceholder(_ text: String) -> String {
+        imagePlaceholder.map { text.replacingOccurrences(of: $0, with: "") } ?? text
+    }
+
+    /// The image placeholder's text (`<image>`), nil for a text-only model.
+    public var placeholderText: String? { imagePlaceholder }
 
     /// Response ids followed by the end-of-turn token.
     public func response(_ text: String) -> [Int32] { tokenizer.encode(text) + [endOfTurn] }
@@ -149,9 +178,9 @@ public final class ChatEncoder {
         return t
     }
 
-    /// The full sequence of a (question, image, response) row.
-    public func sequence(_ question: String, image: String?, response: String) throws -> TokenSequence {
-        let p = try prompt(question, image: image)
+    /// The full sequence of a (system?, question, image, response) row.
+    public func sequence(_ question: String, image: String?, response: String, system: String? = nil) throws -> TokenSequence {
+        let p = try prompt(question, image: image, system: system)
         return TokenSequence(prompt: p.ids, images: p.images, completion: self.response(response))
     }
 }

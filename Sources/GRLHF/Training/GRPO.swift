@@ -114,13 +114,14 @@ public final class GRPOTrainer: Trainer {
         let lengths = rollouts.map { Double($0.sequence.completion.count) }
         let tokens = rollouts.reduce(0) { $0 + policy.expandImageTokens($1.sequence.prompt).count + $1.sequence.completion.count }
         func mean(_ x: [Float]) -> Double { x.isEmpty ? 0 : Double(x.reduce(0, +)) / Double(x.count) }
-        return ["time/rollout": seconds(start, sampled), "time/update": seconds(sampled, DispatchTime.now()), "loss": mean(losses), "reward": mean(rewards), "reward_std": mean(groupStds),
+        let m: Metrics = ["time/rollout": seconds(start, sampled), "time/update": seconds(sampled, DispatchTime.now()), "loss": mean(losses), "reward": mean(rewards), "reward_std": mean(groupStds),
                 "frac_reward_zero_std": Double(groupStds.filter { $0 == 0 }.count) / Double(groupStds.count),
                 "kl": mean(kls), "clip_ratio": mean(clipFractions), "entropy": mean(entropies),
                 "completion_length": lengths.reduce(0, +) / Double(lengths.count),
                 "completion_length_min": lengths.min()!, "completion_length_max": lengths.max()!,
                 "truncated_fraction": Double(rollouts.filter(\.truncated).count) / Double(rollouts.count),
                 "grad_norm": Double(gradNorm), "learning_rate": Double(lr), "tokens": Double(tokens)]
+        return m.merging(reward.takeMetrics()) { a, _ in a }
     }
 
     /// One optimizer update on a mini-batch of rollouts.

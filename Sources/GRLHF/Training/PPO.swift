@@ -158,12 +158,13 @@ public final class PPOTrainer: Trainer {
         func mean(_ x: [Float]) -> Double { x.isEmpty ? 0 : Double(x.reduce(0, +)) / Double(x.count) }
         let lengths = rollouts.map { Double($0.sequence.completion.count) }
         let tokens = rollouts.reduce(0) { $0 + policy.expandImageTokens($1.sequence.prompt).count + $1.sequence.completion.count }
-        return ["loss": mean(policyLosses), "value_loss": mean(valueLosses), "reward": mean(rollouts.map(\.score)),
+        let m: Metrics = ["loss": mean(policyLosses), "value_loss": mean(valueLosses), "reward": mean(rollouts.map(\.score)),
                 "kl": mean(kls), "clip_ratio": mean(clipFractions), "entropy": mean(entropies),
                 "returns": mean(rollouts.flatMap(\.returns)), "advantages": mean(rollouts.flatMap(\.advantages)),
                 "completion_length": lengths.reduce(0, +) / Double(lengths.count),
                 "completion_length_min": lengths.min()!, "completion_length_max": lengths.max()!,
                 "truncated_fraction": Double(rollouts.filter(\.truncated).count) / Double(rollouts.count),
                 "grad_norm": Double(gradNorm), "learning_rate": Double(lr), "tokens": Double(tokens)]
+        return m.merging(reward.takeMetrics()) { a, _ in a }
     }
 }

@@ -14,6 +14,13 @@ public struct RolloutGroup: Sendable {
 /// other; a pointwise reward scores each alone). One reward per completion.
 public protocol RewardFunction: AnyObject {
     func rewards(for group: RolloutGroup) throws -> [Float]
+    /// What the reward counted since the last call (a judge's calls and parse failures), added
+    /// to the trainer's step metrics.
+    func takeMetrics() -> Metrics
+}
+
+extension RewardFunction {
+    public func takeMetrics() -> Metrics { [:] }
 }
 
 /// A reward from a Swift closure over one completion: (prompt, completion text) → reward.
@@ -52,7 +59,7 @@ extension ChatEncoder {
         var o = options
         o.stopTokens.insert(endOfTurn)
         o.seed = seed
-        let encoded = try prompts.map { try prompt($0.question, image: $0.image) }
+        let encoded = try prompts.map { try prompt($0.question, image: $0.image, system: $0.system) }
         let sampled = policy.sample(prompts: encoded.map(\.ids), images: encoded.map(\.images), count: count, options: o)
         return try zip(prompts, zip(encoded, sampled)).map { prompt, pair in
             let (encoded, group) = pair

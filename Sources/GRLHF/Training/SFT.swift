@@ -20,7 +20,7 @@ public final class SFTTrainer: Trainer {
 
     public convenience init(model: any CausalLM, encoder: ChatEncoder, examples: [SFTExample], config: SFTConfig = SFTConfig()) throws {
         guard !examples.isEmpty else { throw GRLHFError.invalidArgument("SFT: no examples") }
-        try self.init(model: model, sequences: examples.map { try encoder.sequence($0.question, image: $0.image, response: $0.response) },
+        try self.init(model: model, sequences: examples.map { try encoder.sequence($0.question, image: $0.image, response: $0.response, system: $0.system) },
                       config: config)
     }
 
