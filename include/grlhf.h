@@ -1070,6 +1070,228 @@ void grlhf_reward_free(grlhf_reward *reward);
 void grlhf_set_callback_error(const char *message);
 
 /* ------------------------------------------------------------------------ */
+/* The generative reward model (judge) and grouped comparison                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A grlhf_judge is a causal LM prompted with a judge template (the paper's by default) to write
+ * criteria, an analysis and "\boxed{s1, s2}" for two responses to one question (and image). Its
+ * output is read with the paper's parser: the last \boxed{...}, split on commas, exactly two
+ * floats. Grouped comparison (the paper's stage 2) judges every pair of a group's complete
+ * responses and turns the scores into one reward per response; stage 1 trains the judge itself
+ * by GRPO with the accuracy reward (1 when the preferred response scores strictly higher).
+ *
+ * Generation: greedy by default (temperature 0, as the paper evaluates); every judgment stops at
+ * <|im_end|> or max_new_tokens. All comparisons of one call decode in one batch, and the prefix
+ * they share (instruction, image, question) is prefilled once. Judgment k of a call draws from
+ * PCG32(seed, stream k), so a call's results depend only on its inputs and the judge's params.
+ *
+ * Lifetimes: a judge keeps its own references to its model and tokenizer (their handles may be
+ * freed after grlhf_judge_create). It does NOT copy the model: a judge trainer trains it in
+ * place, and other users of the model handle see the trained weights.
+ *
+ * Thread-safety: the calls on one judge handle (grlhf_judge_compare, _score_group, _accuracy,
+ * and grouped-comparison rewards made from it, called by trainers) are serialized by a lock in
+ * the handle, so they may come from several threads; they run one at a time. Nothing else may
+ * compute with the judge's model meanwhile (another judge on the same model, a trainer of it,
+ * grlhf_generate_group), and while a trainer made by grlhf_judge_trainer_create runs a step the
+ * judge must not be used at all. A grlhf_comparisons is immutable: any thread may read it.
+ */
+
+/** The generative reward model. */
+typedef struct grlhf_judge grlhf_judge;
+/** The comparisons of one grlhf_judge_score_group call; owned by the library. */
+typedef struct grlhf_comparisons grlhf_comparisons;
+
+/** Parse status of a judgment: two scores were read (they may still be NaN or infinite). */
+#define GRLHF_PARSE_OK 0
+/** No "\boxed" in the output. */
+#define GRLHF_PARSE_NO_BOX 1
+/** "\boxed" without "{", or braces that never close. */
+#define GRLHF_PARSE_UNCLOSED_BOX 2
+/** A comma-separated piece of the box that is not a number (Python's float() rules). */
+#define GRLHF_PARSE_NOT_A_NUMBER 3
+/** Other than two numbers in the box. */
+#define GRLHF_PARSE_WRONG_COUNT 4
+
+/**
+ * How a judge is made. Always start from grlhf_judge_params_default; a struct_size below the
+ * size this library knows gives GRLHF_ERR_INVALID_ARGUMENT.
+ */
+typedef struct grlhf_judge_params {
+    /** sizeof(grlhf_judge_params), set by grlhf_judge_params_default. */
+    uint32_t struct_size;
+    /** A JSON template file: {"instruction", "body" (with the slots {question}, {response_1},
+        {response_2}, optionally {image} and {principles}), "instruction_placement": "system"
+        (default) or "user", "principles_hint"}; read by grlhf_judge_create. NULL: the paper's
+        template. Default NULL. */
+    const char *template_path;
+    /** Principles appended to every prompt as the template's hint (the paper's "with
+        principles" variant); copied. NULL: none. Default NULL. */
+    const char *principles;
+    /** New tokens per judgment at most, 1..65536. Default 256. */
+    int64_t max_new_tokens;
+    /** Sampling temperature, finite >= 0; 0 is greedy. Default 0. */
+    float temperature;
+    /** Seeds sampling (unused when greedy). Default 0. */
+    uint64_t seed;
+} grlhf_judge_params;
+
+/** Fills *out with the judge defaults and struct_size; GRLHF_ERR_INVALID_ARGUMENT for NULL. */
+grlhf_status grlhf_judge_params_default(grlhf_judge_params *out);
+
+/** parse_failure policies of grlhf_group_params. */
+/** Leave a comparison whose output does not parse (or gives a non-finite score) out. */
+#define GRLHF_PARSE_FAILURE_DROP 0
+/** Score both of its responses 5.5, the middle of the 1..10 scale. */
+#define GRLHF_PARSE_FAILURE_NEUTRAL 1
+
+/** aggregators of grlhf_group_params: how comparisons become rewards. */
+/** Each response's mean score over its comparisons (the paper's S(y_i)). */
+#define GRLHF_AGGREGATE_MEAN 0
+/** Sum over the others of P(i beats j); ties count half. Mapped onto 1..10. */
+#define GRLHF_AGGREGATE_BORDA 1
+/** Repeatedly drop the response with the fewest pairwise wins; later drops rank higher. */
+#define GRLHF_AGGREGATE_INSTANT_RUNOFF 2
+/** Tideman's ranked pairs. */
+#define GRLHF_AGGREGATE_RANKED_PAIRS 3
+/** Rank centrality: the stationary distribution of a walk towards winners. */
+#define GRLHF_AGGREGATE_SPECTRAL 4
+
+/**
+ * How a group is scored by grouped comparison. Always start from grlhf_group_params_default;
+ * a struct_size below the size this library knows gives GRLHF_ERR_INVALID_ARGUMENT.
+ */
+typedef struct grlhf_group_params {
+    /** sizeof(grlhf_group_params), set by grlhf_group_params_default. */
+    uint32_t struct_size;
+    /** Nonzero judges every pair in both orders (n(n-1) judgments; cancels position bias);
+        0 once, the earlier response first (n(n-1)/2). Default 1. */
+    int32_t both_orders;
+    /** GRLHF_PARSE_FAILURE_*. Default GRLHF_PARSE_FAILURE_DROP. */
+    int32_t parse_failure;
+    /** GRLHF_AGGREGATE_*. Default GRLHF_AGGREGATE_MEAN. */
+    int32_t aggregator;
+    /** Reward of a complete response with nothing to compare against (fewer than two complete
+        responses, or all its comparisons dropped), finite. Default 5.5. */
+    float lone_response_reward;
+    /** Reward of an incomplete response (left out of every comparison), finite. Default 0. */
+    float incomplete_reward;
+} grlhf_group_params;
+
+/** Fills *out with the grouped-comparison defaults and struct_size; GRLHF_ERR_INVALID_ARGUMENT for NULL. */
+grlhf_status grlhf_group_params_default(grlhf_group_params *out);
+
+/**
+ * A judge on model, rendering prompts with tokenizer (which needs ChatML's <|im_end|>, no ids
+ * beyond the model's vocabulary, and a token for a multimodal model's image placeholder).
+ * params: NULL for the defaults. Free it with grlhf_judge_free.
+ * Returns GRLHF_ERR_MISUSE (bad model or tokenizer handle), GRLHF_ERR_INVALID_ARGUMENT (NULL
+ * out, params out of range or struct_size too small, non-UTF-8 strings, a tokenizer that does
+ * not fit), GRLHF_ERR_IO (the template cannot be read) or GRLHF_ERR_INVALID_FORMAT (a template
+ * that is not JSON or lacks a slot).
+ */
+grlhf_status grlhf_judge_create(grlhf_model *model, const grlhf_tokenizer *tokenizer,
+                                const grlhf_judge_params *params, grlhf_judge **out);
+
+/** Releases a judge. NULL is a no-op; a bad handle is ignored. Rewards and trainers made from it keep it alive. */
+void grlhf_judge_free(grlhf_judge *judge);
+
+/**
+ * Judges one comparison: question (and the PNG at image_path, NULL for none; a multimodal model
+ * only) with response_1 shown first. *score_1 and *score_2 receive the parsed scores (NaN when
+ * *parse_status is not GRLHF_PARSE_OK), *parse_status a GRLHF_PARSE_* code, and text_buf the
+ * judge's output (NUL-terminated UTF-8, capacity bytes including the NUL).
+ *
+ * Two-call pattern for the text: text_buf NULL and capacity 0 judge and fill everything but
+ * the text; *text_len always receives its length in bytes without the NUL. The judge keeps its
+ * last comparison, so the second call with the same arguments returns the same judgment without
+ * judging again. A capacity <= the length returns GRLHF_ERR_INVALID_ARGUMENT (text_buf
+ * untouched, *text_len set). score_1, score_2, parse_status and text_len must be non-NULL;
+ * text_buf may be NULL only when capacity is 0. On any failure the scores are NaN and
+ * *parse_status is -1 (an exception to the out-parameter rule).
+ * Image placeholders written in the strings are removed. Also GRLHF_ERR_IO /
+ * GRLHF_ERR_INVALID_FORMAT (the image), GRLHF_ERR_OUT_OF_MEMORY (a prompt whose prefill or KV
+ * cache is above the tensor limit), GRLHF_ERR_MISUSE (bad judge handle).
+ */
+grlhf_status grlhf_judge_compare(grlhf_judge *judge, const char *image_path, const char *question,
+                                 const char *response_1, const char *response_2, float *score_1,
+                                 float *score_2, int32_t *parse_status, char *text_buf, int64_t capacity,
+                                 int64_t *text_len);
+
+/**
+ * Rewards n responses to one question (and image_path, or NULL) by grouped comparison: the
+ * complete responses are judged pairwise (in one batch) as params says, and rewards_out[i]
+ * receives response i's reward. complete: n flags (nonzero: complete) or NULL for all complete;
+ * an incomplete response is in no comparison and gets incomplete_reward. With fewer than two
+ * complete responses nothing is judged.
+ *
+ * responses: n UTF-8 strings. n in 0..1024; responses and rewards_out may be NULL only when n
+ * is 0. params: NULL for the defaults. diagnostics: NULL to skip, else *diagnostics receives a
+ * new grlhf_comparisons with every judgment made (free it with grlhf_comparisons_free; NULL on
+ * failure). On failure rewards_out is unspecified. Errors as grlhf_judge_compare, and
+ * GRLHF_ERR_INVALID_ARGUMENT for bad params.
+ */
+grlhf_status grlhf_judge_score_group(grlhf_judge *judge, const char *image_path, const char *question,
+                                     const char *const *responses, const uint8_t *complete, int64_t n,
+                                     const grlhf_group_params *params, float *rewards_out,
+                                     grlhf_comparisons **diagnostics);
+
+/** Writes the number of comparisons (judgments) into *out. */
+grlhf_status grlhf_comparisons_count(const grlhf_comparisons *comparisons, int64_t *out);
+
+/**
+ * Reads comparison index (0..count-1, in judging order): *first and *second the indices (into
+ * the group's responses) of the responses shown as Response 1 and Response 2, *score_1 and
+ * *score_2 their scores (NaN unless *parse_status is GRLHF_PARSE_OK), *parse_status a
+ * GRLHF_PARSE_* code, *truncated 1 when the judgment hit max_new_tokens, and *text the judge's
+ * output (borrowed; valid while the comparisons live). Any of the out-pointers may be NULL to
+ * skip that value. An index out of range gives GRLHF_ERR_INVALID_ARGUMENT.
+ */
+grlhf_status grlhf_comparisons_get(const grlhf_comparisons *comparisons, int64_t index, int64_t *first,
+                                   int64_t *second, float *score_1, float *score_2, int32_t *parse_status,
+                                   int32_t *truncated, const char **text);
+
+/** Releases comparisons and the texts they lent. NULL is a no-op; a bad handle is ignored. */
+void grlhf_comparisons_free(grlhf_comparisons *comparisons);
+
+/**
+ * A reward for grlhf_grpo_trainer_create and grlhf_ppo_trainer_create that scores each
+ * prompt's completions by grouped comparison with judge (completions that hit max_new_tokens
+ * are incomplete). params: NULL for the defaults; copied. The reward keeps its own reference
+ * to the judge. Steps of a trainer using it add the metrics "judge/calls",
+ * "judge/calls_per_group" and "judge/parse_failure_rate". A judgment that cannot run (e.g. a
+ * KV cache above the tensor limit) fails the step with its status.
+ */
+grlhf_status grlhf_reward_from_judge(grlhf_judge *judge, const grlhf_group_params *params, grlhf_reward **out);
+
+/**
+ * Judges every preference pair of pairs_jsonl (rows {"question", "image" (optional),
+ * "response_1", "response_2", "preferred": 1 or 2}), 16 at a time, and writes into *accuracy
+ * the fraction whose preferred response scored strictly higher (ties and parse failures are
+ * wrong) and into *parse_failure_rate the fraction whose output did not parse. Both pointers
+ * must be non-NULL; on failure both receive NaN. Errors as the trainer constructors for the
+ * file, and as grlhf_judge_compare.
+ */
+grlhf_status grlhf_judge_accuracy(grlhf_judge *judge, const char *pairs_jsonl, float *accuracy,
+                                  float *parse_failure_rate);
+
+/**
+ * A stage-1 GRPO trainer of the judge's model (trained IN PLACE) on the preference pairs of
+ * pairs_jsonl: each pair becomes a prompt in the judge's template with its label as the ground
+ * truth (swap_augment nonzero adds every pair with its responses swapped and the label
+ * flipped), the judge's outputs are sampled with params' sampling fields, and the reward is 1
+ * when they rank the preferred response strictly higher, else 0. Steps add the metrics
+ * "judge/parse_failure_rate" and "judge/output_length". params: NULL for the paper's stage-1
+ * settings (grlhf_grpo_params_default's values with max_new_tokens 256); the reference is a
+ * frozen copy of the judge's model as it is now. Errors as grlhf_grpo_trainer_create
+ * (GRLHF_ERR_MISUSE for a bad judge handle). Drive it with grlhf_trainer_step/_train and free it
+ * with grlhf_trainer_free.
+ */
+grlhf_status grlhf_judge_trainer_create(grlhf_judge *judge, const char *pairs_jsonl, int32_t swap_augment,
+                                        const grlhf_grpo_params *params, grlhf_trainer **out);
+
+/* ------------------------------------------------------------------------ */
 /* Diagnostics                                                               */
 /* ------------------------------------------------------------------------ */
 

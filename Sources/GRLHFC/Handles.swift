@@ -12,6 +12,8 @@ enum HandleKind: String {
     case rewardModel = "grlhf_reward_model"
     case reward = "grlhf_reward"
     case trainer = "grlhf_trainer"
+    case judge = "grlhf_judge"
+    case comparisons = "grlhf_comparisons"
 }
 
 enum Handles {

@@ -200,7 +200,7 @@ public func grlhf_dpo_trainer_create(_ policyHandle: OpaquePointer?, _ reference
 func checkRollouts(_ prompts: [PromptExample], encoder: ChatEncoder, policy: any CausalLM, reward: RewardFunction,
                    completions: Int, maxNewTokens: Int, rowsPerUpdate: Int, models: [any CausalLM]) throws {
     if let rule = reward as? any RuleReward { try rule.check(prompts) }
-    let encoded = try prompts.map { try encoder.prompt($0.question, image: $0.image).ids }
+    let encoded = try prompts.map { try encoder.prompt($0.question, image: $0.image, system: $0.system).ids }
     let prompt = longest(encoded.map { TokenSequence(prompt: $0, completion: []) }, policy)
     let time = prompt + maxNewTokens
     try checkBatchForward(policy, rows: 1, time: prompt, images: 1)

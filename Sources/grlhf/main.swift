@@ -8,7 +8,7 @@ struct GRLHFCommand: ParsableCommand {
         abstract: "Generative RLHF-V on the CPU: models, reward models, judges and RL.",
         version: GRLHF.version,
         subcommands: [Demo.self, Generate.self, Info.self, InitModel.self, Bench.self,
-                      SFT.self, TrainRM.self, DPO.self, RL.self])
+                      SFT.self, TrainRM.self, DPO.self, RL.self, JudgeCommand.self, TrainGRM.self])
 }
 
 struct Demo: ParsableCommand {
@@ -132,7 +132,22 @@ struct Bench: ParsableCommand {
     @Option(help: "Instead: SFT and GRPO step times on a random model of this shape (see benchmarks/alignment.sh).")
     var alignment: String?
 
+    @Option(help: "Instead: time per group scored by grouped comparison (n = 3, 5, 7) on a random model of this shape (small, smollm2-135m).")
+    var judge: String?
+
     func run() throws {
+        if let shape = judge {
+            for r in try JudgeBenchmark.run(shape: shape, threads: threads) {
+                if json {
+                    try printJSON(r)
+                } else {
+                    print(String(format: "grlhf %@ threads=%d  n=%d %@  %3d judge calls  %8.1f ms/group  %6.1f ms/call  (prompt %d tok, %d new tok, %.0f%% full length)",
+                                 r.model, r.threads, r.n, r.bothOrders ? "both orders" : "one order ", r.judgeCalls, r.msPerGroup, r.msPerCall,
+                                 r.promptTokens, r.judgeTokens, 100 * r.truncated))
+                }
+            }
+            return
+        }
         if let shape = alignment {
             let r = try AlignmentBenchmark.run(shape: shape, threads: threads)
             if json {

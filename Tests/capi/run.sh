@@ -54,6 +54,7 @@ link=(-I "$root/include" -L "$libdir" -lgrlhf "-Wl,-rpath,$libdir" -pthread)
 "$CC" -std=c99 "${warnings[@]}" "$here/test_capi.c" -o "$bin/test_capi" "${link[@]}" -lm
 "$CC" -std=c99 "${warnings[@]}" "$here/test_models.c" -o "$bin/test_models" "${link[@]}" -lm
 "$CC" -std=c99 "${warnings[@]}" "$here/test_training.c" -o "$bin/test_training" "${link[@]}" -lm
+"$CC" -std=c99 "${warnings[@]}" "$here/test_judge.c" -o "$bin/test_judge" "${link[@]}" -lm
 "$CXX" -std=c++17 "${warnings[@]}" "$here/test_capi.cpp" -o "$bin/test_capi_cpp" "${link[@]}"
 
 status=0
@@ -63,6 +64,8 @@ echo "== test_models (C: models, tokenizers, generation)"
 env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_models" || status=1
 echo "== test_training (C: SFT, reward models, DPO, GRPO with C rewards, checkpoints)"
 env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_training" || status=1
+echo "== test_judge (C: judge, grouped comparison, parity with the Swift API through grlhf-cli)"
+env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" GRLHF_CLI="$libdir/grlhf-cli" "$bin/test_judge" || status=1
 echo "== test_capi_cpp (C++)"
 env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_capi_cpp" || status=1
 

@@ -719,6 +719,56 @@ static void test_model_info_save_image_misuse(void) {
     grlhf_model_free(odd);
 }
 
+/* ---- judge handles ------------------------------------------------------------------------ */
+
+/* Every judge function with a NULL, wrong-type (a tensor) and never-created handle: a misuse
+   code, out-params reset, no crash. test_judge.c covers the misuse that needs a live judge. */
+static void test_judge_handle_misuse(void) {
+    const int64_t shape[1] = {1};
+    grlhf_tensor *tensor = make_tensor(NULL, shape, 1);
+    void *bad[3];
+    const char *responses[2] = {"a", "b"};
+    int i;
+    bad[0] = NULL;
+    bad[1] = tensor;
+    bad[2] = (void *)(uintptr_t)0x6772ffff0000ULL;
+    for (i = 0; i < 3; i++) {
+        grlhf_judge *j = bad[i], *out = (grlhf_judge *)(uintptr_t)0x1;
+        grlhf_comparisons *c = bad[i], *diag = (grlhf_comparisons *)(uintptr_t)0x1;
+        grlhf_reward *r = (grlhf_reward *)(uintptr_t)0x1;
+        grlhf_trainer *tr = (grlhf_trainer *)(uintptr_t)0x1;
+        float s1 = 0, s2 = 0, rewards[2], a = 0, f = 0;
+        int32_t status = 0;
+        int64_t len = 7, n = 7, first = 7;
+        const char *text = "x";
+        EXPECT(grlhf_judge_create(bad[i], bad[i], NULL, &out), GRLHF_ERR_MISUSE);
+        CHECK(out == NULL);
+        EXPECT(grlhf_judge_compare(j, NULL, "q", "a", "b", &s1, &s2, &status, NULL, 0, &len), GRLHF_ERR_MISUSE);
+        CHECK(isnan(s1) && isnan(s2) && status == -1 && len == 0);
+        EXPECT(grlhf_judge_score_group(j, NULL, "q", responses, NULL, 2, NULL, rewards, &diag), GRLHF_ERR_MISUSE);
+        CHECK(diag == NULL);
+        EXPECT(grlhf_comparisons_count(c, &n), GRLHF_ERR_MISUSE);
+        CHECK(n == 0);
+        EXPECT(grlhf_comparisons_get(c, 0, &first, NULL, NULL, NULL, NULL, NULL, &text), GRLHF_ERR_MISUSE);
+        CHECK(first == -1 && text == NULL);
+        EXPECT(grlhf_reward_from_judge(j, NULL, &r), GRLHF_ERR_MISUSE);
+        CHECK(r == NULL);
+        EXPECT(grlhf_judge_accuracy(j, "pairs.jsonl", &a, &f), GRLHF_ERR_MISUSE);
+        CHECK(isnan(a) && isnan(f));
+        EXPECT(grlhf_judge_trainer_create(j, "pairs.jsonl", 0, NULL, &tr), GRLHF_ERR_MISUSE);
+        CHECK(tr == NULL);
+        grlhf_judge_free(j);
+        grlhf_comparisons_free(c);
+    }
+    /* the tensor survived being passed as a judge and as comparisons */
+    {
+        int32_t rank = -1;
+        EXPECT(grlhf_tensor_rank(tensor, &rank), GRLHF_OK);
+        CHECK(rank == 1);
+    }
+    grlhf_tensor_free(tensor);
+}
+
 /* ---- lifetimes and threads ----------------------------------------------------------------- */
 
 static void test_leaks(void) {
@@ -802,6 +852,7 @@ static void test_threads_errors_are_per_thread(void) {
 /* ---- runner -------------------------------------------------------------------------------- */
 
 static const test_case tests[] = {
+    {"judge_handle_misuse", test_judge_handle_misuse},
     {"version", test_version},
     {"status_string", test_status_string},
     {"last_error", test_last_error},

@@ -45,6 +45,39 @@ using Generation = std::unique_ptr<grlhf_generation, Free<grlhf_generation, grlh
 using Trainer = std::unique_ptr<grlhf_trainer, Free<grlhf_trainer, grlhf_trainer_free>>;
 using RewardModel = std::unique_ptr<grlhf_reward_model, Free<grlhf_reward_model, grlhf_reward_model_free>>;
 using Reward = std::unique_ptr<grlhf_reward, Free<grlhf_reward, grlhf_reward_free>>;
+using Judge = std::unique_ptr<grlhf_judge, Free<grlhf_judge, grlhf_judge_free>>;
+using Comparisons = std::unique_ptr<grlhf_comparisons, Free<grlhf_comparisons, grlhf_comparisons_free>>;
+
+// One judgment of a grouped comparison, copied out of the library-owned result.
+struct Judgment {
+    int64_t first, second;
+    float score_1, score_2;
+    int32_t status;
+    std::string text;
+};
+
+// Scores a group; the comparisons are freed by RAII even when copying them throws.
+std::vector<float> score_group(grlhf_judge *judge, const std::string &question, const std::vector<std::string> &responses,
+                               const grlhf_group_params *params, std::vector<Judgment> *judgments) {
+    std::vector<const char *> texts;
+    for (const auto &r : responses) texts.push_back(r.c_str());
+    std::vector<float> rewards(responses.size());
+    grlhf_comparisons *raw = nullptr;
+    check(grlhf_judge_score_group(judge, nullptr, question.c_str(), texts.data(), nullptr,
+                                  static_cast<int64_t>(texts.size()), params, rewards.data(), &raw));
+    Comparisons comparisons(raw);
+    int64_t count = 0;
+    check(grlhf_comparisons_count(comparisons.get(), &count));
+    for (int64_t i = 0; judgments != nullptr && i < count; i++) {
+        Judgment j{};
+        const char *text = nullptr;
+        check(grlhf_comparisons_get(comparisons.get(), i, &j.first, &j.second, &j.score_1, &j.score_2, &j.status,
+                                    nullptr, &text));
+        j.text = text;
+        judgments->push_back(j);
+    }
+    return rewards;
+}
 
 // A GRPO reward from any C++ callable. Exceptions must not cross the C boundary: the
 // trampoline turns one into a failed callback whose message is what().
@@ -426,6 +459,57 @@ void test_training_raii() {
     rmdir(dir);
 }
 
+// The judge from C++: RAII handles, grouped comparison's counts, and a bad params value thrown
+// as an exception with the library's message.
+void test_judge_raii() {
+    const char *fixtures = std::getenv("GRLHF_FIXTURES");
+    CHECK(fixtures != nullptr);
+    if (fixtures == nullptr) return;
+    int64_t before = grlhf_live_handles();
+    char dir[] = "/tmp/grlhf_capi_cpp_judge_XXXXXX";
+    CHECK(mkdtemp(dir) != nullptr);
+    std::string config = std::string(dir) + "/config.json";
+    std::FILE *f = std::fopen(config.c_str(), "w");
+    std::fputs("{\"model_type\": \"llama\", \"vocab_size\": 401, \"hidden_size\": 32, "
+               "\"intermediate_size\": 64, \"num_hidden_layers\": 1, \"num_attention_heads\": 4, "
+               "\"num_key_value_heads\": 2, \"tie_word_embeddings\": true}", f);
+    std::fclose(f);
+    {
+        auto model = grlhf::init_model(config, 2);
+        auto tok = grlhf::load_tokenizer(std::string(fixtures) + "/multimodal/tokenizer.json");
+        grlhf_judge_params jp;
+        grlhf::check(grlhf_judge_params_default(&jp));
+        jp.max_new_tokens = 6;
+        grlhf_judge *raw = nullptr;
+        grlhf::check(grlhf_judge_create(model.get(), tok.get(), &jp, &raw));
+        grlhf::Judge judge(raw);
+        std::vector<grlhf::Judgment> judgments;
+        std::vector<std::string> responses = {"blue", "red", "green"};
+        auto rewards = grlhf::score_group(judge.get(), "What color is the sky?", responses, nullptr, &judgments);
+        CHECK(rewards.size() == 3 && judgments.size() == 6);
+        for (float r : rewards) CHECK(std::isfinite(r));
+        for (const auto &j : judgments) CHECK(j.first != j.second && j.status >= 0 && j.status <= 4);
+        grlhf_group_params gp;
+        grlhf::check(grlhf_group_params_default(&gp));
+        gp.both_orders = 0;
+        judgments.clear();
+        grlhf::score_group(judge.get(), "What color is the sky?", responses, &gp, &judgments);
+        CHECK(judgments.size() == 3);
+        gp.aggregator = 99;
+        bool threw = false;
+        try {
+            grlhf::score_group(judge.get(), "q", responses, &gp, nullptr);
+        } catch (const grlhf::Error &e) {
+            threw = true;
+            CHECK(e.status == GRLHF_ERR_INVALID_ARGUMENT && std::strstr(e.what(), "aggregator") != nullptr);
+        }
+        CHECK(threw);
+    }
+    CHECK(grlhf_live_handles() == before);
+    std::remove(config.c_str());
+    rmdir(dir);
+}
+
 }  // namespace
 
 int main() {
@@ -437,6 +521,7 @@ int main() {
         {"multimodal_raii", test_multimodal_raii},
         {"threads_setting", test_threads_setting},
         {"training_raii", test_training_raii},
+        {"judge_raii", test_judge_raii},
     };
     int passed = 0, failed = 0;
     for (const auto &test : tests) {
