@@ -159,6 +159,30 @@ class PPOParams(ctypes.Structure):
     ] + _OPTIMIZER_FIELDS + [("critic_" + name, kind) for name, kind in _OPTIMIZER_FIELDS]
 
 
+class JudgeParams(ctypes.Structure):
+    """grlhf_judge_params (include/grlhf.h)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("template_path", ctypes.c_char_p),
+        ("principles", ctypes.c_char_p),
+        ("max_new_tokens", ctypes.c_int64),
+        ("temperature", ctypes.c_float),
+        ("seed", ctypes.c_uint64),
+    ]
+
+
+class GroupParams(ctypes.Structure):
+    """grlhf_group_params (include/grlhf.h)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("both_orders", ctypes.c_int32),
+        ("parse_failure", ctypes.c_int32),
+        ("aggregator", ctypes.c_int32),
+        ("lone_response_reward", ctypes.c_float),
+        ("incomplete_reward", ctypes.c_float),
+    ]
+
+
 class RewardGroup(ctypes.Structure):
     """grlhf_reward_group (include/grlhf.h): lent to a reward callback for one call."""
     _fields_ = [
@@ -254,6 +278,21 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "grlhf_reward_rule": (_status, [ctypes.c_char_p, _P(_handle)]),
     "grlhf_reward_free": (None, [_handle]),
     "grlhf_set_callback_error": (None, [ctypes.c_char_p]),
+    "grlhf_judge_params_default": (_status, [_P(JudgeParams)]),
+    "grlhf_group_params_default": (_status, [_P(GroupParams)]),
+    "grlhf_judge_create": (_status, [_handle, _handle, _P(JudgeParams), _P(_handle)]),
+    "grlhf_judge_free": (None, [_handle]),
+    "grlhf_judge_compare": (_status, [_handle, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                      _f32p, _f32p, _P(_i32), ctypes.c_char_p, _i64, _P(_i64)]),
+    "grlhf_judge_score_group": (_status, [_handle, ctypes.c_char_p, ctypes.c_char_p, _strings, _P(ctypes.c_uint8),
+                                          _i64, _P(GroupParams), _f32p, _P(_handle)]),
+    "grlhf_comparisons_count": (_status, [_handle, _P(_i64)]),
+    "grlhf_comparisons_get": (_status, [_handle, _i64, _P(_i64), _P(_i64), _f32p, _f32p, _P(_i32), _P(_i32),
+                                        _P(ctypes.c_char_p)]),
+    "grlhf_comparisons_free": (None, [_handle]),
+    "grlhf_reward_from_judge": (_status, [_handle, _P(GroupParams), _P(_handle)]),
+    "grlhf_judge_accuracy": (_status, [_handle, ctypes.c_char_p, _f32p, _f32p]),
+    "grlhf_judge_trainer_create": (_status, [_handle, ctypes.c_char_p, _i32, _P(GRPOParams), _P(_handle)]),
     "grlhf_live_handles": (_i64, []),
 }
 

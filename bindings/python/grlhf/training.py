@@ -203,7 +203,8 @@ class RewardModel(_Handle):
 
 class Reward(_Handle):
     """A GRPO reward function: ``Reward(callable)`` wraps ``f(prompt, completions) -> rewards``
-    (see the module docstring); :meth:`from_reward_model` scores with a reward model."""
+    (see the module docstring); :meth:`from_reward_model` scores with a reward model,
+    :meth:`from_judge` by grouped comparison with a generative judge, :meth:`rule` by a rule."""
 
     _free = staticmethod(lambda h: _c.grlhf_reward_free(h))
 
@@ -236,6 +237,22 @@ class Reward(_Handle):
         _c.grlhf_reward_from_reward_model(reward_model.handle, tokenizer.handle, ctypes.byref(handle))
         reward = cls._from_handle(handle.value, "reward model")
         reward._reward_model = reward_model
+        return reward
+
+    @classmethod
+    def from_judge(cls, judge: Any, *, both_orders: bool = True, parse_failure: str = "drop",
+                   aggregator: str = "mean", lone_response_reward: float = 5.5,
+                   incomplete_reward: float = 0.0) -> "Reward":
+        """Grouped comparison by a :class:`grlhf.Judge`: each prompt's complete completions are
+        judged pairwise (both orders, or once) and rewarded by ``aggregator`` ("mean", "borda",
+        "instant_runoff", "ranked_pairs", "spectral"); truncated ones get ``incomplete_reward``.
+        Trainer steps add "judge/calls", "judge/calls_per_group", "judge/parse_failure_rate"."""
+        from .judge import group_params
+        params = group_params(both_orders, parse_failure, aggregator, lone_response_reward, incomplete_reward)
+        handle = ctypes.c_void_p()
+        _c.grlhf_reward_from_judge(judge.handle, ctypes.byref(params), ctypes.byref(handle))
+        reward = cls._from_handle(handle.value, "judge")
+        reward._judge = judge
         return reward
 
     @classmethod
