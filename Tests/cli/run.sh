@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Smoke test of the training commands (sft, train-rm, dpo, rl) on a tiny model and tiny JSONL
+# Smoke test of the training commands (sft, train-rm, dpo, rl, train-grm, judge) on a tiny model and tiny JSONL
 # datasets written to a temporary directory:
 #   Tests/cli/run.sh [GRLHF]        (default bin/grlhf; e.g. .build-cli/release/grlhf-cli)
 # Checks exit codes, one metrics.jsonl line per step, that outputs load (grlhf info), that
@@ -112,6 +112,31 @@ run rl --algorithm ppo --model sft --data prompts.jsonl --out ppo --steps 2 --gr
     --max-new-tokens 6 --reward-model rm --checkpoint-every 1
 grep -q '"value_loss"' ppo/metrics.jsonl && [ "$(lines ppo/metrics.jsonl)" = 2 ] || { cat log; fail "rl: ppo"; }
 ok "rl"
+
+echo "== the generative judge: train-grm (GRPO and --sft), judge, rl --judge"
+echo '{"instruction": "Score.", "body": "{question}\n1: {response_1}\n2: {response_2}"}' >tpl.json
+run train-grm --model sft --data pref.jsonl --eval pref.jsonl --out grm --template tpl.json --steps 2 --group-size 2 \
+    --prompts-per-step 2 --max-new-tokens 8 --swap-augment --lr 1e-3
+[ "$(lines grm/metrics.jsonl)" = 2 ] && grep -q '"judge/parse_failure_rate"' grm/metrics.jsonl || { cat log; fail "train-grm: metrics"; }
+grep -q "held-out accuracy .* parse failures" log || { cat log; fail "train-grm: no held-out accuracy"; }
+run info grm
+run train-grm --model sft --data pref.jsonl --out grm-sft --template tpl.json --sft --steps 2 --prompts-per-step 2
+grep -q '"mean_token_accuracy"' grm-sft/metrics.jsonl || { cat log; fail "train-grm --sft"; }
+run judge --model grm --template tpl.json --max-tokens 6 --question "What color is the sky?" \
+    --response-1 "The sky is blue." --response-2 "The sky is red."
+grep -q "^scores: " log || { cat log; fail "judge: no scores line"; }
+run judge --model grm --template tpl.json --max-tokens 6 --question "What color is the sky?" \
+    --response blue --response red --response green --incomplete 1 --one-order --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["rewards"])==3 and d["rewards"][1]==0 and len(d["comparisons"])==1, d' log \
+    || { cat log; fail "judge: group JSON"; }
+run judge --model grm --template tpl.json --max-tokens 6 --pairs pref.jsonl
+grep -q "accuracy .* parse failures .* on 4 pairs" log || { cat log; fail "judge --pairs"; }
+run rl --model sft --data prompts.jsonl --out rl-judge --steps 2 --group-size 3 --prompts-per-step 1 --max-new-tokens 4 \
+    --judge grm --judge-template tpl.json --judge-max-tokens 6 --one-order --aggregator borda --parse-failure neutral
+grep -q '"judge/calls"' rl-judge/metrics.jsonl && [ "$(lines rl-judge/metrics.jsonl)" = 2 ] || { cat log; fail "rl --judge"; }
+refused "--response-1 and --response-2 go together" judge --model grm --question q --response-1 a
+refused "exactly one reward source" rl --model sft --data prompts.jsonl --out bad --judge grm --reward contains-ground-truth
+ok "judge, train-grm, rl --judge"
 
 echo "== sft on a multimodal model with an image row (path relative to the JSONL file)"
 mkdir -p mm && cp "$root/Tests/GRLHFTests/Fixtures/png/rgb_filters.png" mm/pic.png
