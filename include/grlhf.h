@@ -589,7 +589,7 @@ void grlhf_generation_free(grlhf_generation *generation);
 typedef struct grlhf_trainer grlhf_trainer;
 /** A Bradley-Terry reward model: a causal LM with a scalar head on its last hidden state. */
 typedef struct grlhf_reward_model grlhf_reward_model;
-/** A reward function for GRPO and PPO: a C callback, a reward model or a built-in rule. */
+/** A reward function for GRPO and PPO: a C callback, a reward model, a built-in rule or a judge. */
 typedef struct grlhf_reward grlhf_reward;
 
 /** Learning-rate schedules after the warm-up (the `schedule` field of the params). */
@@ -850,7 +850,8 @@ grlhf_status grlhf_dpo_trainer_create(grlhf_model *policy, grlhf_model *referenc
  * group with reward, normalizes the rewards within each group into advantages, and takes
  * epochs x mini_batches clipped-surrogate updates with kl_coefficient x KL to the reference.
  * reference: as for DPO (ignored when kl_coefficient is 0); NULL makes a frozen copy of the
- * policy. reward: from grlhf_reward_create or grlhf_reward_from_reward_model. A reward that
+ * policy. reward: from grlhf_reward_create, grlhf_reward_from_reward_model, grlhf_reward_rule or
+ * grlhf_reward_from_judge (grouped comparison). A reward that
  * fails, or returns a non-finite value, fails the step (see grlhf_reward_fn). params: NULL
  * for the defaults. Also GRLHF_ERR_OUT_OF_MEMORY when a group's KV cache over the longest
  * prompt plus max_new_tokens would exceed the tensor limit.
