@@ -43,6 +43,7 @@ test-python: build
 # The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds.
 test-cli: build
 	bash Tests/cli/run.sh bin/grlhf
+	bash Tests/cli/judge_learns.sh bin/grlhf
 
 demo: build
 	bin/grlhf demo --out runs/demo
