@@ -211,3 +211,39 @@ final class MockJudge: PairwiseJudge {
         #expect(sft[0].response.hasSuffix("Scores: \\boxed{3, 8}") && sft[0].system == "Score both answers.")
     }
 }
+
+/// A judge scoring each response by a rule of its text (no position bias, no noise).
+final class RuleJudge: PairwiseJudge {
+    let score: (String) -> Float
+    init(_ score: @escaping (String) -> Float) { self.score = score }
+    func judge(_ comparisons: [Comparison]) throws -> [Judgment] {
+        comparisons.map { c in
+            let text = "\\boxed{\(score(c.response1)), \(score(c.response2))}"
+            return Judgment(text: text, verdict: JudgeVerdict(parsing: text), truncated: false)
+        }
+    }
+}
+
+@Suite struct GroupedComparisonInGRPO {
+    /// Stage 2 wiring: GRPO's rewards are the grouped-comparison means, n(n−1) judge calls per group.
+    @Test func groupedComparisonFeedsGRPO() throws {
+        let policy = try Toy.model(seed: 8)
+        let encoder = try Toy.encoder(policy)
+        var sft = SFTConfig()
+        sft.steps = 40; sft.batchSize = 6; sft.optimizer = Toy.optimizer(1e-2)
+        try SFTTrainer(model: policy, encoder: encoder, examples: Toy.uniformAnswers, config: sft).train()  // answers end their turn
+        let reward = GroupedComparisonReward(judge: RuleJudge { $0.contains("blue") ? 9 : 2 })
+        var config = GRPOConfig()
+        config.steps = 2; config.promptsPerStep = 2; config.groupSize = 4
+        config.sampling = SamplingOptions(temperature: 1, maxNewTokens: 12)
+        let trainer = try GRPOTrainer(policy: policy, encoder: encoder, prompts: Toy.prompts, reward: reward, config: config)
+        try trainer.train()
+        for m in trainer.history {
+            #expect(m["loss"]!.isFinite && m["judge/parse_failure_rate"] == 0 && m["truncated_fraction"] == 0)
+            #expect(m["judge/calls_per_group"] == 12 && m["judge/calls"] == 24)                 // n(n−1), both orders
+            // Each reward is a mean of one response's own scores: 9 (names blue) or 2.
+            let blue = (m["reward"]! * 8 - 16) / 7
+            #expect(abs(blue - blue.rounded()) < 1e-4 && blue >= 0 && blue <= 8, "reward \(m["reward"]!)")
+        }
+    }
+}
