@@ -13,7 +13,7 @@ APT_PACKAGES := libopenblas-dev libpng-dev
 PY_PACKAGES := numpy pytest safetensors
 PREFIX ?= /usr/local
 
-.PHONY: all setup build test test-swift test-capi test-python test-cli demo bench install clean
+.PHONY: all setup data build test test-swift test-capi test-python test-cli demo bench install clean
 
 all: build
 
@@ -24,11 +24,15 @@ setup:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; fi
 	@$(PYTHON) -c "import numpy, pytest, safetensors" 2>/dev/null || $(PYTHON) -m pip install -q $(PY_PACKAGES)
 
+# Third-party data (easy-VQA from PyPI) into the git-ignored .cache/; quick when present.
+data:
+	@bash scripts/fetch_easy_vqa.sh
+
 build: setup
 	swift build $(SWIFT_FLAGS)
 	@mkdir -p bin && ln -sf ../$(BUILD)/grlhf-cli bin/grlhf
 
-test: build test-swift test-capi test-python test-cli
+test: build data test-swift test-capi test-python test-cli
 
 test-swift: setup
 	swift build --build-tests
@@ -45,7 +49,7 @@ test-cli: build
 	bash Tests/cli/run.sh bin/grlhf
 	bash Tests/cli/judge_learns.sh bin/grlhf
 
-demo: build
+demo: build data
 	bin/grlhf demo --out runs/demo
 
 # Side-by-side training-step benchmark against PyTorch (installs torch into .cache/bench-venv).
