@@ -99,10 +99,8 @@ public final class GRPOTrainer: Trainer {
         }
         var losses: [Float] = [], kls: [Float] = [], clipFractions: [Float] = [], entropies: [Float] = []
         var gradNorm: Float = 0, lr: Float = 0
-        var shuffle = PCG32(seed: config.seed, stream: UInt64(step) &+ 0x5EED)
         for epoch in 0..<config.epochs {
-            var order = Array(rollouts.indices)
-            if epoch > 0 { for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(shuffle.nextUInt32() % UInt32(i + 1))) } }
+            let order = updateOrder(rollouts.count, epoch: epoch, seed: config.seed)
             for start in stride(from: 0, to: order.count, by: chunk) {
                 let picked = order[start..<Swift.min(start + chunk, order.count)].map { rollouts[$0] }
                 let r = update(picked, details: epoch == 0)

@@ -37,9 +37,7 @@ public struct DataOrder: Codable, Equatable, Sendable {
 
     func permutation(_ epoch: Int) -> [Int] {
         var rng = PCG32(seed: seed, stream: UInt64(epoch))
-        var p = Array(0..<count)
-        for i in stride(from: count - 1, to: 0, by: -1) { p.swapAt(i, Int(rng.nextUInt32() % UInt32(i + 1))) }
-        return p
+        return shuffledIndices(count, rng: &rng)
     }
 
     /// The next `k` row indices, crossing into the next epoch as needed.
@@ -156,6 +154,15 @@ open class Trainer {
         g.optimizer.zeroGrad()
         g.updates += 1
         return (norm, lr)
+    }
+
+    /// The order in which epoch `epoch` of an update over `count` rollouts visits them: as
+    /// collected in the first epoch (the batches π_old was computed on), then shuffled from
+    /// (seed, step, epoch) so a resumed run repeats it.
+    func updateOrder(_ count: Int, epoch: Int, seed: UInt64) -> [Int] {
+        guard epoch > 0 else { return Array(0..<count) }
+        var rng = PCG32(seed: seed, stream: UInt64(step) &* 1_000_003 &+ UInt64(epoch))
+        return shuffledIndices(count, rng: &rng)
     }
 
     /// Runs one trainer step and records its metrics (adding skipped_steps, step_time and
@@ -286,6 +293,13 @@ open class Trainer {
         skippedSteps = state.skippedSteps
         history = state.history.map { $0.mapValues { $0 ?? .nan } }
     }
+}
+
+/// 0..<count in a Fisher–Yates order drawn from `rng`.
+func shuffledIndices(_ count: Int, rng: inout PCG32) -> [Int] {
+    var p = Array(0..<count)
+    for i in stride(from: count - 1, to: 0, by: -1) { p.swapAt(i, Int(rng.nextUInt32() % UInt32(i + 1))) }
+    return p
 }
 
 /// Seconds between two instants.
