@@ -122,11 +122,31 @@ public enum EasyVQA {
         throw GRLHFError.io("\(directory): no easy-VQA data (answers.txt, train/, test/) there or in data/ or easy_vqa/data/; run `make data` (scripts/fetch_easy_vqa.sh)")
     }
 
+    /// Where `make data` puts easy-VQA, relative to the repository root.
+    public static let cacheFolder = ".cache/data/easy_vqa"
+
+    /// The easy-VQA folder to use when none is given: `$GRLHF_EASY_VQA`, else `.cache/data/easy_vqa`
+    /// in the current directory or in the nearest folder above the running executable that has
+    /// one (so `bin/grlhf` finds the repository's cache from anywhere). nil when none exists.
+    public static func locate() -> String? {
+        if let env = ProcessInfo.processInfo.environment["GRLHF_EASY_VQA"], !env.isEmpty { return env }
+        let fm = FileManager.default
+        var candidates = [fm.currentDirectoryPath + "/" + cacheFolder]
+        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+            while dir.path != "/" && !dir.path.isEmpty {
+                candidates.append(dir.path + "/" + cacheFolder)
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        return candidates.first { (try? dataDirectory(in: $0)) != nil }
+    }
+
     /// Reads `answers.txt` and `{train,test}/questions.json` (lists of [question, answer, image_id]),
     /// checking every row: three elements of the right types, a non-empty question of at most
     /// `maxQuestionLength` characters, an answer listed in `answers.txt` and known to easy-VQA
     /// (yes/no, a shape or a colour), an image id in 0…`maxImageId` whose PNG exists.
-    public static func load(directory: String) throws -> Dataset {
+    public static func load(directory: String, maxQuestionsBytes: Int = maxQuestionsFileBytes) throws -> Dataset {
         let root = try dataDirectory(in: directory)
         let answersPath = root + "/answers.txt"
         let answersData = try readFile(answersPath, limit: maxAnswersFileBytes)
@@ -149,7 +169,7 @@ public enum EasyVQA {
         var items: [Split: [Item]] = [:]
         for split in Split.allCases {
             let path = "\(root)/\(split.rawValue)/questions.json"
-            let data = try readFile(path, limit: maxQuestionsFileBytes)
+            let data = try readFile(path, limit: maxQuestionsBytes)
             sha[split.rawValue] = SHA256.hex(data)
             let rows = try decodeQuestions(data, path: path)
             let imageFolder = "\(root)/\(split.rawValue)/images"
@@ -255,7 +275,7 @@ public enum EasyVQA {
             return "expected \(typeName(type)) at element \(position(context)), found null or nothing"
         case DecodingError.dataCorrupted(let context):
             return "invalid JSON or value at element \(position(context)): \(context.debugDescription) \(context.underlyingError.map { "(\($0))" } ?? "")"
-        default: return "\(error)"
+        default: return "expected [question (a string), answer (a string), image_id (an integer)]: \(error)"
         }
     }
 
