@@ -44,10 +44,11 @@ test-capi: build
 test-python: build
 	GRLHF_LIBRARY=$(CURDIR)/$(BUILD)/libgrlhf.so $(PYTHON) -m pytest -q bindings/python/tests
 
-# The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds.
+# The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds; `grlhf data` on the fetched easy-VQA.
 test-cli: build
 	bash Tests/cli/run.sh bin/grlhf
 	bash Tests/cli/judge_learns.sh bin/grlhf
+	bash Tests/cli/data.sh bin/grlhf
 
 demo: build data
 	bin/grlhf demo --out runs/demo
