@@ -22,7 +22,7 @@ struct EasyVQACommand: ParsableCommand {
         in seeded random order.
         """)
 
-    @Option(help: "Output directory.") var out: String
+    @Option(help: "Output directory (required unless --list-templates).") var out: String?
     @Option(help: "easy-VQA folder: the unpacked wheel, its data/ folder, or a folder with answers.txt, train/ and test/ (default: $GRLHF_EASY_VQA, else the repository's .cache/data/easy_vqa from `make data`).")
     var source: String?
     @Option(help: "Rows of each training set (sft, prefs_train, prompts_train), unless set one by one.") var train: Int = 1000
@@ -50,6 +50,7 @@ struct EasyVQACommand: ParsableCommand {
             for (template, count) in data.templates { print(String(format: "%6d  ", count) + template) }
             return
         }
+        guard let out else { throw ValidationError("missing --out DIR") }
         guard let phrasing = EasyVQA.Phrasing(rawValue: phrasing) else {
             throw ValidationError("--phrasing must be one of \(EasyVQA.Phrasing.allCases.map(\.rawValue).joined(separator: ", "))")
         }
