@@ -37,7 +37,7 @@ import Testing
             try fm.createDirectory(atPath: "\(root)/\(split.rawValue)/images", withIntermediateDirectories: true)
             var qs: [[Any]] = []
             for id in 0..<n {
-                fm.createFile(atPath: "\(root)/\(split.rawValue)/images/\(id).png", contents: Data())
+                _ = fm.createFile(atPath: "\(root)/\(split.rawValue)/images/\(id).png", contents: Data())
                 qs += questions(shape: EasyVQA.shapes[id % 3], color: EasyVQA.colors[(id * 5 + (split == .test ? 1 : 0)) % 8], id: id)
             }
             rows[split] = qs
