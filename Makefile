@@ -49,6 +49,7 @@ test-cli: build
 	bash Tests/cli/run.sh bin/grlhf
 	bash Tests/cli/judge_learns.sh bin/grlhf
 	bash Tests/cli/data.sh bin/grlhf
+	bash Tests/cli/pipeline_quick.sh bin/grlhf
 
 demo: build data
 	bin/grlhf demo --out runs/demo

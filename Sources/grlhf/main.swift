@@ -8,7 +8,8 @@ struct GRLHFCommand: ParsableCommand {
         abstract: "Generative RLHF-V on the CPU: models, reward models, judges and RL.",
         version: GRLHF.version,
         subcommands: [Demo.self, Generate.self, Info.self, InitModel.self, Bench.self,
-                      SFT.self, TrainRM.self, DPO.self, RL.self, JudgeCommand.self, TrainGRM.self, DataCommand.self])
+                      SFT.self, TrainRM.self, DPO.self, RL.self, JudgeCommand.self, TrainGRM.self, DataCommand.self,
+                      PipelineCommand.self])
 }
 
 struct Demo: ParsableCommand {
