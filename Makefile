@@ -51,8 +51,10 @@ test-cli: build
 	bash Tests/cli/data.sh bin/grlhf
 	bash Tests/cli/pipeline_quick.sh bin/grlhf
 
+# The main job on its built-in default: easy-VQA sets, then grlhf pipeline's tiny preset.
 demo: build data
-	bin/grlhf demo --out runs/demo
+	bin/grlhf data easy-vqa --out runs/data/easy-vqa --train 2000 --test 300 --ood 300 --seed 1
+	bin/grlhf pipeline --data runs/data/easy-vqa --output runs/tiny
 
 # Side-by-side training-step benchmark against PyTorch (installs torch into .cache/bench-venv).
 bench: build

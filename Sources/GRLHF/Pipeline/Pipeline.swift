@@ -28,6 +28,9 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
     public var formatSteps = 150
     public var grmSFTSteps = 300
     public var grmRLSteps = 200
+    /// Stage 1's learning rate: higher rates wrecked the judge's output format within 20 steps
+    /// (every output unparseable, so every reward 0 and no signal left).
+    public var grmRLLearningRate: Float = 2e-4
     public var batchSize = 16
     public var groupSize = 8
     public var promptsPerStep = 4
@@ -119,7 +122,7 @@ public final class Pipeline {
             var c = Judge.stage1Config
             c.steps = config.grmRLSteps; c.groupSize = config.groupSize; c.promptsPerStep = config.promptsPerStep; c.seed = config.seed
             c.sampling.maxNewTokens = 24
-            c.optimizer = OptimizerConfig(learningRate: 1e-3, weightDecay: 0, warmupRatio: 0, schedule: .constant)
+            c.optimizer = OptimizerConfig(learningRate: config.grmRLLearningRate, weightDecay: 0, warmupRatio: 0, schedule: .constant)
             try train(judge.trainer(pairs: prefs, swapAugment: true, config: c), "grm-rl", dir)
             try judge.model.save(directory: dir)
         }
