@@ -15,6 +15,13 @@ import Testing
         #expect(try rule.rewards(for: Self.group("café", ["CAFÉ au lait"])) == [1])
     }
 
+    @Test func namesGroundTruthMatchesWholeWordsAndNoOtherAnswer() throws {
+        let rule = NamesGroundTruth(alternatives: ["yes", "no", "light blue"])
+        #expect(try rule.rewards(for: Self.group("no", ["The answer is no.", "NO", "not really", "none", "yes and no", "no."])) == [1, 1, 0, 0, 0, 1])
+        #expect(try rule.rewards(for: Self.group("light blue", ["It is light blue!", "light", "blue light"])) == [1, 0, 0])
+        #expect(try RuleRewards.named("names-ground-truth")!.rewards(for: Self.group("blue", ["Bluegrass", "blue"])) == [0, 1])
+    }
+
     @Test func rowsWithoutGroundTruthAreRefused() throws {
         let rule = ContainsGroundTruth()
         #expect(throws: GRLHFError.self) { try rule.rewards(for: Self.group(nil, ["blue"])) }
@@ -25,7 +32,7 @@ import Testing
     }
 
     @Test func registryKnowsEachRuleByName() {
-        #expect(RuleRewards.names == ["contains-ground-truth"])
+        #expect(RuleRewards.names == ["contains-ground-truth", "names-ground-truth"])
         #expect(RuleRewards.named("no-such-rule") == nil)
         for type in RuleRewards.all { #expect(RuleRewards.named(type.name).map { Swift.type(of: $0) == type } == true) }
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # grlhf pipeline --quick on tiny JSONL sets about the fixture PNG: every stage runs, the summary
-# has a finite accuracy for every reward model, and a rerun resumes (skips finished stages).
+# has a finite accuracy for every reward model and policy, and a rerun resumes (skips finished
+# stages).
 # Asserts nothing about which model wins.      Tests/cli/pipeline_quick.sh [GRLHF]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -30,6 +31,10 @@ pair = lambda q, c, w, p: {"question": q, "image": png, "response_1": f"The answ
 write("prefs_train.jsonl", [pair(*x) for x in rows(24)])
 write("prefs_test_id.jsonl", [pair(*x) for x in rows(8)])
 write("prefs_test_ood.jsonl", [pair(*x) for x in rows(8, negated=True)])
+prompt = lambda q, c, w, p: {"question": q, "image": png, "ground_truth": c}
+write("prompts_train.jsonl", [prompt(*x) for x in rows(12)])
+write("prompts_test.jsonl", [prompt(*x) for x in rows(8)])
+write("prompts_test_ood.jsonl", [prompt(*x) for x in rows(8, negated=True)])
 PY
 "$grlhf" pipeline --quick --data "$tmp" --output "$tmp/out" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "pipeline --quick"; }
 python3 - "$tmp/out/summary.json" <<'PY' || { cat "$tmp/log"; fail "summary"; }
@@ -38,10 +43,14 @@ s = json.load(open(sys.argv[1]))
 models = s["rewardModels"]
 assert set(models) == {"BT RM", "GRM (untrained)", "GRM+SFT", "GRM+RL"}, models
 assert all(math.isfinite(v) and 0 <= v <= 1 for m in models.values() for v in m.values()), models
+policies = s["policies"]
+assert set(policies) == {"base (SFT)", "GRPO + BT RM", "GRPO + GRM", "GRPO + GRM+RL (grouped comparison)", "DPO"}, policies
+assert all(math.isfinite(v) and 0 <= v <= 1 for p in policies.values() for v in p.values()), policies
 PY
-for stage in base rm-bt grm grm-sft grm-rl; do
+stages="base rm-bt grm grm-sft grm-rl policy-grpo-bt policy-grpo-grm policy-grpo-grm-rl policy-dpo"
+for stage in $stages; do
     [ -f "$tmp/out/$stage/stage.done" ] && [ -s "$tmp/out/$stage/metrics.jsonl" ] || fail "stage $stage did not finish"
 done
 "$grlhf" pipeline --quick --data "$tmp" --output "$tmp/out" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "pipeline rerun"; }
-[ "$(grep -c 'done earlier' "$tmp/log")" = 5 ] || { cat "$tmp/log"; fail "a rerun should skip the 5 finished stages"; }
+[ "$(grep -c 'done earlier' "$tmp/log")" = 9 ] || { cat "$tmp/log"; fail "a rerun should skip the 9 finished stages"; }
 echo "ok   pipeline --quick: every stage ran, finite accuracies, a rerun resumes"

@@ -9,7 +9,8 @@ import Foundation
 /// interrupted run resumes where it stopped.
 public struct PipelineConfig: Codable, Equatable, Sendable {
     public var name = "tiny"
-    /// sft.jsonl, prefs_train.jsonl, prefs_test_id.jsonl, prefs_test_ood.jsonl.
+    /// sft.jsonl, prefs_train.jsonl, prefs_test_id.jsonl, prefs_test_ood.jsonl,
+    /// prompts_train.jsonl, prompts_test.jsonl, prompts_test_ood.jsonl.
     public var data = "runs/data/easy-vqa"
     public var output = "runs/tiny"
     public var seed: UInt64 = 1
@@ -36,6 +37,13 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
     public var promptsPerStep = 4
     /// Preference pairs evaluated per set (ID, OOD).
     public var evalPairs = 200
+    /// Policy RL: rollout batches, responses per prompt (n of grouped comparison), learning rate;
+    /// DPO steps; test prompts answered per set (ID, OOD).
+    public var policySteps = 60
+    public var policyGroup = 5
+    public var policyLearningRate: Float = 1e-4
+    public var dpoSteps = 100
+    public var evalPrompts = 200
 
     public init() {}
 
@@ -49,6 +57,7 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
         c.vocabSize = 300; c.width = 32; c.visionWidth = 32; c.layers = 1
         c.sftSteps = 6; c.rmSteps = 4; c.formatSteps = 3; c.grmSFTSteps = 3; c.grmRLSteps = 2
         c.batchSize = 4; c.groupSize = 2; c.promptsPerStep = 2; c.evalPairs = 8
+        c.policySteps = 2; c.policyGroup = 3; c.dpoSteps = 2; c.evalPrompts = 8
         return c
     }
 }
@@ -132,10 +141,73 @@ public final class Pipeline {
             let id = try judge.accuracy(on: idPairs), ood = try judge.accuracy(on: oodPairs)
             results[label] = RewardModelResult(id: id.accuracy, ood: ood.accuracy, parseFailures: (id.parseFailures + ood.parseFailures) / 2)
         }
-        let summary = PipelineSummary(preset: config.name, rewardModels: results, idPairs: idPairs.count, oodPairs: oodPairs.count)
+        // Policies: the base, GRPO with each reward (n responses per prompt), DPO.
+        let prompts = try data("prompts_train.jsonl", PromptExample.self)
+        let idPrompts = Array(try data("prompts_test.jsonl", PromptExample.self).prefix(config.evalPrompts))
+        let oodPrompts = Array(try data("prompts_test_ood.jsonl", PromptExample.self).prefix(config.evalPrompts))
+        let answers = Set((prompts + idPrompts + oodPrompts).compactMap(\.groundTruth)).sorted()
+        let correct = NamesGroundTruth(alternatives: answers)
+        func judge(_ dir: String) throws -> Judge {
+            let j = try Judge(model: try MultimodalModel.load(directory: dir), tokenizer: tokenizer, template: .compact)
+            j.options = SamplingOptions(temperature: 0, maxNewTokens: 24)
+            return j
+        }
+        let rewards: [(String, String, () throws -> RewardFunction)] = [
+            ("GRPO + BT RM", "policy-grpo-bt", { RewardModelReward(rm, encoder: rmEncoder) }),
+            ("GRPO + GRM", "policy-grpo-grm", { GroupedComparisonReward(judge: try judge(format)) }),
+            ("GRPO + GRM+RL (grouped comparison)", "policy-grpo-grm-rl", { GroupedComparisonReward(judge: try judge(rlJudge)) }),
+        ]
+        var policies: [String: PolicyResult] = ["base (SFT)": try policyAccuracy(base, tokenizer, idPrompts, oodPrompts, correct)]
+        for (label, name, reward) in rewards {
+            let dir = try stage(name) { dir in
+                let policy = try MultimodalModel.load(directory: base)
+                var c = GRPOConfig()
+                c.steps = config.policySteps; c.groupSize = config.policyGroup; c.promptsPerStep = config.promptsPerStep; c.seed = config.seed
+                c.sampling = SamplingOptions(temperature: 1, maxNewTokens: 16)
+                c.optimizer = OptimizerConfig(learningRate: config.policyLearningRate, weightDecay: 0, warmupRatio: 0, schedule: .constant)
+                try train(GRPOTrainer(policy: policy, encoder: try ChatEncoder(tokenizer: tokenizer, model: policy), prompts: prompts,
+                                      reward: try reward(), config: c), name, dir)
+                try policy.save(directory: dir)
+            }
+            policies[label] = try policyAccuracy(dir, tokenizer, idPrompts, oodPrompts, correct)
+        }
+        let dpo = try stage("policy-dpo") { dir in
+            let policy = try MultimodalModel.load(directory: base)
+            var c = DPOConfig()
+            c.steps = config.dpoSteps; c.batchSize = config.batchSize; c.seed = config.seed
+            c.optimizer = OptimizerConfig(learningRate: config.policyLearningRate, weightDecay: 0, warmupRatio: 0, schedule: .constant)
+            try train(DPOTrainer(policy: policy, encoder: try ChatEncoder(tokenizer: tokenizer, model: policy), pairs: prefs, config: c), "policy-dpo", dir)
+            try policy.save(directory: dir)
+        }
+        policies["DPO"] = try policyAccuracy(dpo, tokenizer, idPrompts, oodPrompts, correct)
+
+        let summary = PipelineSummary(preset: config.name, rewardModels: results, policies: policies, idPairs: idPairs.count,
+                                      oodPairs: oodPairs.count, idPrompts: idPrompts.count, oodPrompts: oodPrompts.count)
         try Checkpoint.writeJSON(summary, to: path("summary.json"))
         log(summary.table)
         return summary
+    }
+
+    /// Greedy answer accuracy (the right answer named, no other) of the model in `dir` on the ID
+    /// and OOD test prompts.
+    func policyAccuracy(_ dir: String, _ tokenizer: Tokenizer, _ id: [PromptExample], _ ood: [PromptExample],
+                        _ rule: NamesGroundTruth) throws -> PolicyResult {
+        let model = try MultimodalModel.load(directory: dir)
+        let encoder = try ChatEncoder(tokenizer: tokenizer, model: model)
+        var o = SamplingOptions(temperature: 0, maxNewTokens: 16)
+        o.stopTokens.insert(encoder.endOfTurn)
+        func accuracy(_ rows: [PromptExample]) throws -> Float {
+            guard !rows.isEmpty else { return .nan }
+            var hits: Float = 0
+            for start in stride(from: 0, to: rows.count, by: 16) {
+                let chunk = Array(rows[start..<Swift.min(start + 16, rows.count)])
+                let encoded = try chunk.map { try encoder.prompt($0.question, image: $0.image, system: $0.system) }
+                let out = model.sample(prompts: encoded.map(\.ids), images: encoded.map(\.images), count: 1, options: o)
+                for (row, group) in zip(chunk, out) { hits += rule.score(encoder.text(group[0].tokens), truth: row.groundTruth ?? "") }
+            }
+            return hits / Float(rows.count)
+        }
+        return PolicyResult(id: try accuracy(id), ood: try accuracy(ood))
     }
 
     func modelConfig(_ tokenizer: Tokenizer) throws -> MultimodalModel.Config {
@@ -199,11 +271,20 @@ public struct RewardModelResult: Codable, Equatable, Sendable {
     public var parseFailures: Float
 }
 
+/// A policy's greedy answer accuracy on the ID and OOD test prompts.
+public struct PolicyResult: Codable, Equatable, Sendable {
+    public var id: Float
+    public var ood: Float
+}
+
 public struct PipelineSummary: Codable, Sendable {
     public var preset: String
     public var rewardModels: [String: RewardModelResult]
+    public var policies: [String: PolicyResult]
     public var idPairs: Int
     public var oodPairs: Int
+    public var idPrompts: Int
+    public var oodPrompts: Int
 
     /// The reward-model table as the terminal shows it.
     public var table: String {
@@ -212,6 +293,12 @@ public struct PipelineSummary: Codable, Sendable {
             guard let r = rewardModels[name] else { continue }
             lines.append(name.padding(toLength: 18, withPad: " ", startingAt: 0)
                          + String(format: " %6.3f   %7.3f   %14.3f", r.id, r.ood, r.parseFailures))
+        }
+        lines.append("")
+        lines.append("policy                               ID acc   OOD acc   (\(idPrompts) ID, \(oodPrompts) OOD prompts, greedy)")
+        for name in ["base (SFT)", "GRPO + BT RM", "GRPO + GRM", "GRPO + GRM+RL (grouped comparison)", "DPO"] {
+            guard let r = policies[name] else { continue }
+            lines.append(name.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: " %6.3f   %7.3f", r.id, r.ood))
         }
         return lines.joined(separator: "\n")
     }
