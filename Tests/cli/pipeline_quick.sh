@@ -46,11 +46,14 @@ assert all(math.isfinite(v) and 0 <= v <= 1 for m in models.values() for v in m.
 policies = s["policies"]
 assert set(policies) == {"base (SFT)", "GRPO + BT RM", "GRPO + GRM", "GRPO + GRM+RL (grouped comparison)", "DPO"}, policies
 assert all(math.isfinite(v) and 0 <= v <= 1 for p in policies.values() for v in p.values()), policies
+scaling = s["scaling"]
+assert sorted((p["n"], p["reward"]) for p in scaling) == [(n, r) for n in (2, 3) for r in sorted(["GRPO + BT RM", "GRPO + GRM+RL (grouped comparison)"])], scaling
+assert all(math.isfinite(p["idGain"]) and math.isfinite(p["oodGain"]) for p in scaling), scaling
 PY
-stages="base rm-bt grm grm-sft grm-rl policy-grpo-bt policy-grpo-grm policy-grpo-grm-rl policy-dpo"
+stages="base rm-bt grm grm-sft grm-rl policy-grpo-bt policy-grpo-grm policy-grpo-grm-rl policy-dpo policy-grpo-bt-n2 policy-grpo-grm-rl-n2"
 for stage in $stages; do
     [ -f "$tmp/out/$stage/stage.done" ] && [ -s "$tmp/out/$stage/metrics.jsonl" ] || fail "stage $stage did not finish"
 done
 "$grlhf" pipeline --quick --data "$tmp" --output "$tmp/out" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "pipeline rerun"; }
-[ "$(grep -c 'done earlier' "$tmp/log")" = 9 ] || { cat "$tmp/log"; fail "a rerun should skip the 9 finished stages"; }
+[ "$(grep -c 'done earlier' "$tmp/log")" = 11 ] || { cat "$tmp/log"; fail "a rerun should skip the 11 finished stages"; }
 echo "ok   pipeline --quick: every stage ran, finite accuracies, a rerun resumes"

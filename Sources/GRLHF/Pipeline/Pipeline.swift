@@ -44,6 +44,8 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
     public var policyLearningRate: Float = 1e-4
     public var dpoSteps = 100
     public var evalPrompts = 200
+    /// Responses per prompt of the scaling run.
+    public var scalingGroups = [3, 5, 7]
 
     public init() {}
 
@@ -57,7 +59,7 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
         c.vocabSize = 300; c.width = 32; c.visionWidth = 32; c.layers = 1
         c.sftSteps = 6; c.rmSteps = 4; c.formatSteps = 3; c.grmSFTSteps = 3; c.grmRLSteps = 2
         c.batchSize = 4; c.groupSize = 2; c.promptsPerStep = 2; c.evalPairs = 8
-        c.policySteps = 2; c.policyGroup = 3; c.dpoSteps = 2; c.evalPrompts = 8
+        c.policySteps = 2; c.policyGroup = 3; c.dpoSteps = 2; c.evalPrompts = 8; c.scalingGroups = [2, 3]
         return c
     }
 }
@@ -159,17 +161,20 @@ public final class Pipeline {
         ]
         var policies: [String: PolicyResult] = ["base (SFT)": try policyAccuracy(base, tokenizer, idPrompts, oodPrompts, correct)]
         for (label, name, reward) in rewards {
-            let dir = try stage(name) { dir in
-                let policy = try MultimodalModel.load(directory: base)
-                var c = GRPOConfig()
-                c.steps = config.policySteps; c.groupSize = config.policyGroup; c.promptsPerStep = config.promptsPerStep; c.seed = config.seed
-                c.sampling = SamplingOptions(temperature: 1, maxNewTokens: 16)
-                c.optimizer = OptimizerConfig(learningRate: config.policyLearningRate, weightDecay: 0, warmupRatio: 0, schedule: .constant)
-                try train(GRPOTrainer(policy: policy, encoder: try ChatEncoder(tokenizer: tokenizer, model: policy), prompts: prompts,
-                                      reward: try reward(), config: c), name, dir)
-                try policy.save(directory: dir)
-            }
+            let dir = try grpoPolicy(name, base: base, tokenizer: tokenizer, prompts: prompts, group: config.policyGroup, reward: reward)
             policies[label] = try policyAccuracy(dir, tokenizer, idPrompts, oodPrompts, correct)
+        }
+        // The paper's scaling experiment: the policy's gain over the base for n = 3, 5, 7
+        // responses per prompt, with the GRM+RL judge (grouped comparison) and with the BT RM.
+        var scaling: [ScalingPoint] = []
+        for n in config.scalingGroups {
+            for (label, name, reward) in [rewards[0], rewards[2]] {
+                let dir = n == config.policyGroup ? path(name)
+                    : try grpoPolicy("\(name)-n\(n)", base: base, tokenizer: tokenizer, prompts: prompts, group: n, reward: reward)
+                let r = try policyAccuracy(dir, tokenizer, idPrompts, oodPrompts, correct)
+                let b = policies["base (SFT)"]!
+                scaling.append(ScalingPoint(reward: label, n: n, idGain: r.id - b.id, oodGain: r.ood - b.ood))
+            }
         }
         let dpo = try stage("policy-dpo") { dir in
             let policy = try MultimodalModel.load(directory: base)
@@ -181,11 +186,26 @@ public final class Pipeline {
         }
         policies["DPO"] = try policyAccuracy(dpo, tokenizer, idPrompts, oodPrompts, correct)
 
-        let summary = PipelineSummary(preset: config.name, rewardModels: results, policies: policies, idPairs: idPairs.count,
+        let summary = PipelineSummary(preset: config.name, rewardModels: results, policies: policies, scaling: scaling, idPairs: idPairs.count,
                                       oodPairs: oodPairs.count, idPrompts: idPrompts.count, oodPrompts: oodPrompts.count)
         try Checkpoint.writeJSON(summary, to: path("summary.json"))
         log(summary.table)
         return summary
+    }
+
+    /// GRPO from the base policy with `group` responses per prompt; returns the stage's folder.
+    func grpoPolicy(_ name: String, base: String, tokenizer: Tokenizer, prompts: [PromptExample], group: Int,
+                    reward: () throws -> RewardFunction) throws -> String {
+        try stage(name) { dir in
+            let policy = try MultimodalModel.load(directory: base)
+            var c = GRPOConfig()
+            c.steps = config.policySteps; c.groupSize = group; c.promptsPerStep = config.promptsPerStep; c.seed = config.seed
+            c.sampling = SamplingOptions(temperature: 1, maxNewTokens: 16)
+            c.optimizer = OptimizerConfig(learningRate: config.policyLearningRate, weightDecay: 0, warmupRatio: 0, schedule: .constant)
+            try train(GRPOTrainer(policy: policy, encoder: try ChatEncoder(tokenizer: tokenizer, model: policy), prompts: prompts,
+                                  reward: try reward(), config: c), name, dir)
+            try policy.save(directory: dir)
+        }
     }
 
     /// Greedy answer accuracy (the right answer named, no other) of the model in `dir` on the ID
@@ -271,6 +291,14 @@ public struct RewardModelResult: Codable, Equatable, Sendable {
     public var parseFailures: Float
 }
 
+/// The policy's accuracy gain over the base with `n` responses per prompt and one reward.
+public struct ScalingPoint: Codable, Equatable, Sendable {
+    public var reward: String
+    public var n: Int
+    public var idGain: Float
+    public var oodGain: Float
+}
+
 /// A policy's greedy answer accuracy on the ID and OOD test prompts.
 public struct PolicyResult: Codable, Equatable, Sendable {
     public var id: Float
@@ -281,6 +309,7 @@ public struct PipelineSummary: Codable, Sendable {
     public var preset: String
     public var rewardModels: [String: RewardModelResult]
     public var policies: [String: PolicyResult]
+    public var scaling: [ScalingPoint]
     public var idPairs: Int
     public var oodPairs: Int
     public var idPrompts: Int
@@ -299,6 +328,11 @@ public struct PipelineSummary: Codable, Sendable {
         for name in ["base (SFT)", "GRPO + BT RM", "GRPO + GRM", "GRPO + GRM+RL (grouped comparison)", "DPO"] {
             guard let r = policies[name] else { continue }
             lines.append(name.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: " %6.3f   %7.3f", r.id, r.ood))
+        }
+        lines.append("")
+        lines.append("scaling: accuracy gain over the base (ID / OOD) by responses per prompt n")
+        for p in scaling {
+            lines.append(p.reward.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: " n=%d   %+.3f / %+.3f", p.n, p.idGain, p.oodGain))
         }
         return lines.joined(separator: "\n")
     }
