@@ -16,7 +16,7 @@ enum OpenBLAS {
     }
 
     /// The library, or why it could not be loaded.
-    nonisolated(unsafe) static let loaded: Result<Library, GRLHFError> = load()
+    static let loaded: Result<Library, GRLHFError> = load()
 
     /// The library; computing without it is impossible, so a failed load stops here with the
     /// reason. Entry points that must not abort call `Runtime.requireBLAS()` first.
