@@ -30,9 +30,15 @@ enum Toy {
         things.keys.sorted().flatMap { t in colors.map { SFTExample(question: question(t), response: "It is \($0).") } }
     }
 
-    /// The right colour for every thing.
-    static var rightAnswers: [SFTExample] {
-        things.keys.sorted().map { SFTExample(question: question($0), response: "It is \(things[$0]!).") }
+    /// A policy (seed `seed`) tuned for `steps` on `uniformAnswers`: it names a random colour and
+    /// ends its turn.
+    static func randomColorPolicy(seed: UInt64, steps: Int = 60) throws -> (DecoderLM, ChatEncoder) {
+        let policy = try model(seed: seed)
+        let encoder = try encoder(policy)
+        var sft = SFTConfig()
+        sft.steps = steps; sft.batchSize = 6; sft.optimizer = optimizer(1e-2)
+        try SFTTrainer(model: policy, encoder: encoder, examples: uniformAnswers, config: sft).train()
+        return (policy, encoder)
     }
 
     static var prompts: [PromptExample] { things.keys.sorted().map { PromptExample(question: question($0), groundTruth: things[$0]) } }
@@ -126,11 +132,7 @@ enum Toy {
     /// GRPO from a policy that names a random colour, on questions whose answer is blue: the
     /// mean reward of the rule "names the right colour, and only it" rises from about ⅓.
     @Test func grpoRaisesTheRewardOfAToyTask() throws {
-        let policy = try Toy.model(seed: 6)
-        let encoder = try Toy.encoder(policy)
-        var sft = SFTConfig()
-        sft.steps = 60; sft.batchSize = 6; sft.optimizer = Toy.optimizer(1e-2)
-        try SFTTrainer(model: policy, encoder: encoder, examples: Toy.uniformAnswers, config: sft).train()
+        let (policy, encoder) = try Toy.randomColorPolicy(seed: 6)
         var config = GRPOConfig()
         config.steps = 12; config.promptsPerStep = 2; config.groupSize = 8; config.epochs = 2; config.miniBatches = 2
         config.sampling = SamplingOptions(temperature: 1, maxNewTokens: 8)
@@ -147,11 +149,7 @@ enum Toy {
     /// The PPO baseline on the same task: a critic on its own copy of the model, GAE, and the
     /// rule reward at the last token.
     @Test func ppoRaisesTheRewardOfAToyTask() throws {
-        let policy = try Toy.model(seed: 6)
-        let encoder = try Toy.encoder(policy)
-        var sft = SFTConfig()
-        sft.steps = 60; sft.batchSize = 6; sft.optimizer = Toy.optimizer(1e-2)
-        try SFTTrainer(model: policy, encoder: encoder, examples: Toy.uniformAnswers, config: sft).train()
+        let (policy, encoder) = try Toy.randomColorPolicy(seed: 6)
         var config = PPOConfig()
         config.steps = 12; config.promptsPerStep = 2; config.completionsPerPrompt = 8; config.epochs = 2; config.miniBatches = 2
         config.whitenAdvantages = true

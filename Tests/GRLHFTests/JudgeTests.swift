@@ -227,11 +227,7 @@ final class RuleJudge: PairwiseJudge {
 @Suite struct GroupedComparisonInGRPO {
     /// Stage 2 wiring: GRPO's rewards are the grouped-comparison means, n(n−1) judge calls per group.
     @Test func groupedComparisonFeedsGRPO() throws {
-        let policy = try Toy.model(seed: 8)
-        let encoder = try Toy.encoder(policy)
-        var sft = SFTConfig()
-        sft.steps = 40; sft.batchSize = 6; sft.optimizer = Toy.optimizer(1e-2)
-        try SFTTrainer(model: policy, encoder: encoder, examples: Toy.uniformAnswers, config: sft).train()  // answers end their turn
+        let (policy, encoder) = try Toy.randomColorPolicy(seed: 8, steps: 40)  // answers end their turn
         let reward = GroupedComparisonReward(judge: RuleJudge { $0.contains("blue") ? 9 : 2 })
         var config = GRPOConfig()
         config.steps = 2; config.promptsPerStep = 2; config.groupSize = 4
