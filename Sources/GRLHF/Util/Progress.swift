@@ -42,9 +42,9 @@ public final class MetricsWriter {
 
     /// Starts `path` afresh, or appends to it (a resumed run) when `append` is true.
     public init(path: String, append: Bool = false) throws {
-        if !append || !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !append || !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let h = FileHandle(forWritingAtPath: path) else { throw GRLHFError.io("cannot open \(path) for writing") }
-        if append { h.seekToEndOfFile() }
+        if append { try h.seekToEnd() }
         handle = h
     }
 
