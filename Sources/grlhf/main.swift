@@ -139,34 +139,22 @@ struct Bench: ParsableCommand {
     func run() throws {
         if let shape = judge {
             for r in try JudgeBenchmark.run(shape: shape, threads: threads) {
-                if json {
-                    try printJSON(r)
-                } else {
-                    print(String(format: "grlhf %@ threads=%d  n=%d %@  %3d judge calls  %8.1f ms/group  %6.1f ms/call  (prompt %d tok, %d new tok, %.0f%% full length)",
-                                 r.model, r.threads, r.n, r.bothOrders ? "both orders" : "one order ", r.judgeCalls, r.msPerGroup, r.msPerCall,
-                                 r.promptTokens, r.judgeTokens, 100 * r.truncated))
-                }
+                try report(r, String(format: "grlhf %@ threads=%d  n=%d %@  %3d judge calls  %8.1f ms/group  %6.1f ms/call  (prompt %d tok, %d new tok, %.0f%% full length)",
+                                     r.model, r.threads, r.n, r.bothOrders ? "both orders" : "one order ", r.judgeCalls, r.msPerGroup, r.msPerCall,
+                                     r.promptTokens, r.judgeTokens, 100 * r.truncated))
             }
             return
         }
         if let shape = alignment {
             let r = try AlignmentBenchmark.run(shape: shape, threads: threads)
-            if json {
-                try printJSON(r)
-            } else {
-                print(String(format: "grlhf %@ threads=%d  SFT %.0f ms/step (%.0f tok/s)  GRPO %.0f ms/step (rollout %.0f ms, %.0f tok/s)",
-                             shape, r.threads, r.sftMsPerStep, r.sftTokensPerSecond, r.grpoMsPerStep, r.grpoRolloutMs, r.grpoTokensPerSecond))
-            }
+            try report(r, String(format: "grlhf %@ threads=%d  SFT %.0f ms/step (%.0f tok/s)  GRPO %.0f ms/step (rollout %.0f ms, %.0f tok/s)",
+                                 shape, r.threads, r.sftMsPerStep, r.sftTokensPerSecond, r.grpoMsPerStep, r.grpoRolloutMs, r.grpoTokensPerSecond))
             return
         }
         if let shape = generation {
             let r = try GenerationBenchmark.run(shape: shape, threads: threads)
-            if json {
-                try printJSON(r)
-            } else {
-                print(String(format: "grlhf %@ threads=%d  prefill %.0f tok/s  decode %.1f tok/s  group of %d %.1f tok/s (%.1fx)",
-                             shape, r.threads, r.prefillTokensPerSecond, r.decodeTokensPerSecond, r.group, r.groupTokensPerSecond, r.groupSpeedup))
-            }
+            try report(r, String(format: "grlhf %@ threads=%d  prefill %.0f tok/s  decode %.1f tok/s  group of %d %.1f tok/s (%.1fx)",
+                                 shape, r.threads, r.prefillTokensPerSecond, r.decodeTokensPerSecond, r.group, r.groupTokensPerSecond, r.groupSpeedup))
             return
         }
         if threading {
@@ -178,13 +166,16 @@ struct Bench: ParsableCommand {
         }
         Runtime.blasThreads = blasThreads
         let r = TrainStepBenchmark.run(batch: batch, threads: threads, warmup: warmup, steps: steps)
-        if json {
-            try printJSON(r)
-        } else {
-            print(String(format: "grlhf  threads=%d  %.1f ms/step  %.0f tokens/s  %.1f GFLOP/s (sgemm peak %.1f, %.0f%%)  loss %.3f → %.3f",
-                         r.threads, r.msPerStep, r.tokensPerSecond, r.achievedGflops, r.sgemmPeakGflops,
-                         100 * r.achievedGflops / r.sgemmPeakGflops, r.lossFirst, r.lossLast))
-        }
+        try report(r, String(format: "grlhf  threads=%d  %.1f ms/step  %.0f tokens/s  %.1f GFLOP/s (sgemm peak %.1f, %.0f%%)  loss %.3f → %.3f",
+                             r.threads, r.msPerStep, r.tokensPerSecond, r.achievedGflops, r.sgemmPeakGflops,
+                             100 * r.achievedGflops / r.sgemmPeakGflops, r.lossFirst, r.lossLast))
+    }
+}
+
+extension Bench {
+    /// A result as one JSON line with --json, else as `line`.
+    func report<T: Encodable>(_ result: T, _ line: @autoclosure () -> String) throws {
+        if json { try printJSON(result) } else { print(line()) }
     }
 }
 

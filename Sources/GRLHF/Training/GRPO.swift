@@ -86,14 +86,11 @@ public final class GRPOTrainer: Trainer {
             for start in stride(from: 0, to: rollouts.count, by: chunk) {
                 let range = start..<Swift.min(start + chunk, rollouts.count)
                 let batch = SequenceBatch(rollouts[range].map(\.sequence), model: policy)
-                let old = policy.completionScores(batch).logProbs.scalars
-                let ref = reference.map { $0.completionScores(batch).logProbs.scalars }
-                var offset = 0
-                for i in range {
-                    let n = rollouts[i].sequence.completion.count
-                    rollouts[i].oldLogProbs = Array(old[offset..<(offset + n)])
-                    rollouts[i].referenceLogProbs = ref.map { Array($0[offset..<(offset + n)]) } ?? []
-                    offset += n
+                let old = batch.perRow(policy.completionScores(batch).logProbs.scalars)
+                let ref = reference.map { batch.perRow($0.completionScores(batch).logProbs.scalars) }
+                for (k, i) in range.enumerated() {
+                    rollouts[i].oldLogProbs = old[k]
+                    rollouts[i].referenceLogProbs = ref?[k] ?? []
                 }
             }
         }

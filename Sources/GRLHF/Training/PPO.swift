@@ -106,20 +106,16 @@ public final class PPOTrainer: Trainer {
             for start in stride(from: 0, to: rollouts.count, by: chunk) {
                 let range = start..<Swift.min(start + chunk, rollouts.count)
                 let batch = SequenceBatch(rollouts[range].map(\.sequence), model: policy)
-                let old = policy.completionScores(batch).logProbs.scalars
-                let ref = reference.completionScores(batch).logProbs.scalars
-                let v = values(batch).scalars
-                var offset = 0
-                for i in range {
-                    let n = rollouts[i].sequence.completion.count, span = offset..<(offset + n)
-                    rollouts[i].oldLogProbs = Array(old[span])
-                    rollouts[i].oldValues = Array(v[span])
-                    kls += zip(old[span], ref[span]).map(-)
-                    let r = Losses.tokenRewards(score: rollouts[i].score, logProbs: Array(old[span]), referenceLogProbs: Array(ref[span]),
+                let old = batch.perRow(policy.completionScores(batch).logProbs.scalars)
+                let ref = batch.perRow(reference.completionScores(batch).logProbs.scalars)
+                let v = batch.perRow(values(batch).scalars)
+                for (k, i) in range.enumerated() {
+                    rollouts[i].oldLogProbs = old[k]
+                    rollouts[i].oldValues = v[k]
+                    kls += zip(old[k], ref[k]).map(-)
+                    let r = Losses.tokenRewards(score: rollouts[i].score, logProbs: old[k], referenceLogProbs: ref[k],
                                                 klCoefficient: config.klCoefficient, clip: config.rewardClip)
-                    (rollouts[i].advantages, rollouts[i].returns) = Losses.gae(rewards: r, values: rollouts[i].oldValues,
-                                                                               gamma: config.gamma, lambda: config.lambda)
-                    offset += n
+                    (rollouts[i].advantages, rollouts[i].returns) = Losses.gae(rewards: r, values: v[k], gamma: config.gamma, lambda: config.lambda)
                 }
             }
         }

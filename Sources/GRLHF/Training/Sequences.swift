@@ -54,6 +54,12 @@ struct SequenceBatch {
         completionLengths = rows.map(\.completion.count)
     }
 
+    /// A flat per-token array [N] (rows concatenated) cut back into rows.
+    func perRow(_ flat: [Float]) -> [[Float]] {
+        var start = 0
+        return completionLengths.map { n in defer { start += n }; return Array(flat[start..<(start + n)]) }
+    }
+
     /// A constant [B, N] matrix with ones where flat completion token n belongs to row b: a
     /// matmul with it sums per-token values into per-sequence values.
     var rowMembership: Tensor {
