@@ -14,12 +14,12 @@ struct EasyVQACommand: ParsableCommand {
         commandName: "easy-vqa",
         abstract: "SFT rows, preference pairs (ID and held-out-template OOD) and RL prompts from easy-VQA (`make data` fetches it).",
         discussion: """
-        Writes sft.jsonl, prefs_train.jsonl, prefs_test_id.jsonl, prefs_test_ood.jsonl, prompts_train.jsonl, \
+        Writes pretrain.jsonl, sft.jsonl, prefs_train.jsonl, prefs_test_id.jsonl, prefs_test_ood.jsonl, prompts_train.jsonl, \
         prompts_test.jsonl, prompts_test_ood.jsonl and manifest.json. Training sets come from the author's train \
         split without the held-out templates (sft, prefs and prompts are disjoint); the ID sets from the test split \
         without them; the OOD sets from the test split's questions with a held-out template. A pair's chosen \
         response states the gold answer, the rejected one another answer of the same type, phrased the same way, \
-        in seeded random order.
+        in seeded random order. pretrain.jsonl holds the colour and shape questions of the training pool that         none of those three took: image-grounding rows for the pipeline's warm-up before SFT.
         """)
 
     @Option(help: "Output directory (required unless --list-templates).") var out: String?

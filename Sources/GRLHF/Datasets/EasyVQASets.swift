@@ -180,6 +180,11 @@ extension EasyVQA {
 
     /// Every set of the pipeline, built from one dataset with one seed.
     public struct Sets: Sendable {
+        /// Image-grounding rows for a warm-up before SFT (LLaVA's first stage in miniature): every
+        /// colour and shape question of the training pool left over after sft, prefs and prompts.
+        /// A model trained from scratch on the yes/no-heavy SFT mix learns the answers' priors and
+        /// stops looking at the image; open questions first keep the vision path alive.
+        public var pretrain: [SFTRow]
         public var sft: [SFTRow]
         public var prefsTrain: [PreferenceRow]
         public var prefsTestID: [PreferenceRow]
@@ -214,7 +219,9 @@ extension EasyVQA {
         let testItems = try sample(pools.testID, count: options.test, rng: &testRng, what: "test (ID test questions)")
         let oodItems = try sample(pools.testOOD, count: options.ood, rng: &oodRng, what: "ood (questions with held-out templates in the test split)")
         var pairRngTrain = rng(4), pairRngID = rng(5), pairRngOOD = rng(6)
+        let pretrainItems = cut(wanted..<pools.train.count).filter { $0.answerType != .yesNo }
         return Sets(
+            pretrain: sftRows(pretrainItems, phrasing: options.phrasing, system: options.system),
             sft: sftRows(sftItems, phrasing: options.phrasing, system: options.system),
             prefsTrain: preferencePairs(prefItems, phrasing: options.phrasing, rng: &pairRngTrain),
             prefsTestID: preferencePairs(testItems, phrasing: options.phrasing, rng: &pairRngID),
@@ -231,7 +238,7 @@ extension EasyVQA {
     /// trainers resolve against that folder).
     public enum ImagePaths: String, Sendable { case absolute, relative }
 
-    /// Writes `sets` as JSON Lines into `directory` (created if needed): sft.jsonl,
+    /// Writes `sets` as JSON Lines into `directory` (created if needed): pretrain.jsonl, sft.jsonl,
     /// prefs_train.jsonl, prefs_test_id.jsonl, prefs_test_ood.jsonl, prompts_train.jsonl,
     /// prompts_test.jsonl, prompts_test_ood.jsonl and manifest.json. Each row holds the generic
     /// fields the trainers read plus the source metadata (answer, answer_type, template,
@@ -286,6 +293,7 @@ extension EasyVQA {
             if let s = r.example.system { o["system"] = s }
             return o
         }
+        try emit("pretrain.jsonl", sets.pretrain.map(sftObject), sets.pretrain.map(\.source))
         try emit("sft.jsonl", sets.sft.map(sftObject), sets.sft.map(\.source))
         try emit("prefs_train.jsonl", sets.prefsTrain.map(pairObject), sets.prefsTrain.map(\.source))
         try emit("prefs_test_id.jsonl", sets.prefsTestID.map(pairObject), sets.prefsTestID.map(\.source))
@@ -302,10 +310,7 @@ extension EasyVQA {
             pools: .init(train: sets.pools.train.count, trainHeldOut: sets.pools.trainHeldOut,
                          testID: sets.pools.testID.count, testOOD: sets.pools.testOOD.count),
             files: files)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let json = try encoder.encode(manifest) + Data("\n".utf8)
-        try AtomicFile.write(to: folder + "/manifest.json") { write in try json.withUnsafeBytes { try write($0) } }
+        try AtomicFile.write(try JSONEncoder.pretty.encode(manifest) + Data("\n".utf8), to: folder + "/manifest.json")
         return manifest
     }
 

@@ -35,6 +35,16 @@ enum AtomicFile {
         guard fsync(dirFD) == 0 else { throw GRLHFError.io("\(directory): fsync: \(errnoText())") }
     }
 
+    /// Creates `path` holding `bytes`.
+    static func write(_ bytes: some ContiguousBytes, to path: String) throws {
+        try write(to: path) { write in try bytes.withUnsafeBytes { try write($0) } }
+    }
+
+    /// Creates `path` holding `value` as pretty-printed JSON with sorted keys.
+    static func writeJSON(_ value: some Encodable, to path: String) throws {
+        try write(try JSONEncoder.pretty.encode(value), to: path)
+    }
+
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         guard let base = bytes.baseAddress else { return }
         var done = 0
@@ -49,3 +59,12 @@ enum AtomicFile {
 
 /// The text of the current `errno`.
 func errnoText() -> String { String(cString: strerror(errno)) }
+
+extension JSONEncoder {
+    /// Pretty-printed with sorted keys: the form of every JSON file grlhf writes.
+    static var pretty: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+}

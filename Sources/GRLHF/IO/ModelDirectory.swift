@@ -31,10 +31,7 @@ enum ModelDirectory {
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw GRLHFError.io("\(directory): cannot create the directory (\(error.localizedDescription))")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let json = try encoder.encode(config)
-        try AtomicFile.write(to: directory + "/config.json") { write in try json.withUnsafeBytes { try write($0) } }
+        try AtomicFile.writeJSON(config, to: directory + "/config.json")
         try Safetensors.write(module.namedParameters(), to: directory + "/model.safetensors", metadata: ["format": "pt"])
     }
 }

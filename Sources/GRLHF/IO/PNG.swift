@@ -136,7 +136,7 @@ public enum PNG {
     /// Writes `image` to `path` atomically (`AtomicFile`).
     public static func write(_ image: Image, to path: String) throws {
         let bytes = try encode(image)
-        try AtomicFile.write(to: path) { write in try bytes.withUnsafeBytes { try write($0) } }
+        try AtomicFile.write(bytes, to: path)
     }
 
     static func validate(_ image: Image) throws {

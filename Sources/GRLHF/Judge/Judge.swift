@@ -78,19 +78,23 @@ public final class Judge: PairwiseJudge {
         }
     }
 
+    /// The greedy verdict on each preference pair, decoded `batchSize` pairs at a time.
+    public func verdicts(on pairs: [PreferenceExample], batchSize: Int = 16) throws -> [JudgeVerdict] {
+        var verdicts: [JudgeVerdict] = []
+        for start in stride(from: 0, to: pairs.count, by: batchSize) {
+            let chunk = pairs[start..<Swift.min(start + batchSize, pairs.count)]
+            verdicts += try judge(chunk.map { Comparison(question: $0.question, image: $0.image, response1: $0.response1, response2: $0.response2) }).map(\.verdict)
+        }
+        return verdicts
+    }
+
     /// Fraction of preference pairs whose preferred response the judge scores strictly higher
     /// (the paper's accuracy reward, greedy), and the fraction of outputs that failed to parse.
     public func accuracy(on pairs: [PreferenceExample], batchSize: Int = 16) throws -> (accuracy: Float, parseFailures: Float) {
         guard !pairs.isEmpty else { return (.nan, .nan) }
-        var correct: Float = 0, failed: Float = 0
-        for start in stride(from: 0, to: pairs.count, by: batchSize) {
-            let chunk = pairs[start..<Swift.min(start + batchSize, pairs.count)]
-            let verdicts = try judge(chunk.map { Comparison(question: $0.question, image: $0.image, response1: $0.response1, response2: $0.response2) })
-            for (pair, j) in zip(chunk, verdicts) {
-                correct += j.verdict.accuracy(preferred: pair.preferred)
-                if j.verdict.scores == nil { failed += 1 }
-            }
-        }
-        return (correct / Float(pairs.count), failed / Float(pairs.count))
+        let verdicts = try self.verdicts(on: pairs, batchSize: batchSize)
+        let correct = zip(pairs, verdicts).map { $1.accuracy(preferred: $0.preferred) }.reduce(0, +)
+        let failed = verdicts.filter { $0.scores == nil }.count
+        return (correct / Float(pairs.count), Float(failed) / Float(pairs.count))
     }
 }

@@ -214,10 +214,7 @@ public final class LoRA {
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw GRLHFError.io("\(directory): cannot create the directory (\(error.localizedDescription))")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let json = try encoder.encode(config)
-        try AtomicFile.write(to: Self.path(directory, Self.configFile)) { write in try json.withUnsafeBytes { try write($0) } }
+        try AtomicFile.writeJSON(config, to: Self.path(directory, Self.configFile))
         try Safetensors.write(namedParameters(), to: Self.path(directory, Self.weightsFile), metadata: ["format": "pt"])
     }
 

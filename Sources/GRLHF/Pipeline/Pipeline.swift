@@ -2,15 +2,15 @@ import Foundation
 
 /// Generative RLHF-V end to end on a small scale, from a folder of JSONL sets (what
 /// `grlhf data easy-vqa` writes, or a user's own in the same formats): a tokenizer and a tiny
-/// multimodal model trained on the SFT rows, then the reward models the paper compares — a
-/// Bradley–Terry RM, the untrained judge (taught only the output format), GRM+SFT and GRM+RL
-/// (stage 1) — each evaluated on in-distribution and out-of-distribution preference pairs.
-/// Every stage writes its result under `output/<stage>/` and is skipped when rerun, so an
-/// interrupted run resumes where it stopped.
+/// multimodal model (an image-grounding warm-up, then SFT), the reward models the paper compares
+/// — a Bradley–Terry RM, the untrained judge (taught only the output format), GRM+SFT and GRM+RL
+/// (stage 1) — then policies: GRPO with each reward (stage 2 with grouped comparison), DPO, and
+/// the scaling run over n. Every stage writes its result under `output/<stage>/` and is skipped
+/// when rerun, so an interrupted run resumes where it stopped; report.html shows the results.
 public struct PipelineConfig: Codable, Equatable, Sendable {
     public var name = "tiny"
     /// sft.jsonl, prefs_train.jsonl, prefs_test_id.jsonl, prefs_test_ood.jsonl,
-    /// prompts_train.jsonl, prompts_test.jsonl, prompts_test_ood.jsonl.
+    /// prompts_train.jsonl, prompts_test.jsonl, prompts_test_ood.jsonl; optionally pretrain.jsonl.
     public var data = "runs/data/easy-vqa"
     public var output = "runs/tiny"
     public var seed: UInt64 = 1
@@ -23,15 +23,26 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
     public var width = 64
     public var layers = 2
 
-    public var sftSteps = 600
+    public var visionLayers = 2
+    /// Image-grounding warm-up on pretrain.jsonl (skipped when the data has none), then SFT.
+    /// Rates above ~1e-3 made the tiny ViT collapse: the model stopped looking at the image.
+    public var pretrainSteps = 1500
+    public var sftSteps = 3000
+    public var sftLearningRate: Float = 3e-4
     public var rmSteps = 300
     /// Judge format lesson (the "untrained" GRM), GRM+SFT and stage-1 RL steps.
     public var formatSteps = 150
     public var grmSFTSteps = 300
     public var grmRLSteps = 200
+    public var judgeSFTLearningRate: Float = 3e-3
     /// Stage 1's learning rate: higher rates wrecked the judge's output format within 20 steps
     /// (every output unparseable, so every reward 0 and no signal left).
     public var grmRLLearningRate: Float = 2e-4
+    /// Longest judge output (stage-1 rollouts and every judgment).
+    public var judgeMaxTokens = 24
+    /// The target the judge SFT stages (format lesson, GRM+SFT) teach; `JudgeTraining.sftExamples`
+    /// fills `{better}`, `{worse}`, `{preferred_response}` and `{scores}`.
+    public var judgeFormat = "Scores: \\boxed{{scores}}"
     public var batchSize = 16
     public var groupSize = 8
     public var promptsPerStep = 4
@@ -49,6 +60,25 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// `json`'s keys over `base` (a preset), so a config file names only what it changes.
+    /// Unknown keys are errors (a typo would otherwise be ignored silently).
+    public static func decode(_ json: Data, over base: PipelineConfig) throws -> PipelineConfig {
+        guard let changes = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else {
+            throw GRLHFError.invalidFormat("a pipeline config must be a JSON object")
+        }
+        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as! [String: Any]
+        let unknown = Set(changes.keys).subtracting(merged.keys)
+        guard unknown.isEmpty else {
+            throw GRLHFError.invalidFormat("unknown pipeline config keys: \(unknown.sorted().joined(separator: ", ")); known: \(merged.keys.sorted().joined(separator: ", "))")
+        }
+        merged.merge(changes) { $1 }
+        do {
+            return try JSONDecoder().decode(PipelineConfig.self, from: try JSONSerialization.data(withJSONObject: merged))
+        } catch {
+            throw GRLHFError.invalidFormat("pipeline config: \(error)")
+        }
+    }
+
     /// The default preset: finishes within `make demo`'s budget on two cores.
     public static var tiny: PipelineConfig { PipelineConfig() }
 
@@ -57,7 +87,7 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
         var c = PipelineConfig()
         c.name = "quick"; c.output = "runs/quick"
         c.vocabSize = 300; c.width = 32; c.visionWidth = 32; c.layers = 1
-        c.sftSteps = 6; c.rmSteps = 4; c.formatSteps = 3; c.grmSFTSteps = 3; c.grmRLSteps = 2
+        c.pretrainSteps = 4; c.sftSteps = 6; c.rmSteps = 4; c.formatSteps = 3; c.grmSFTSteps = 3; c.grmRLSteps = 2
         c.batchSize = 4; c.groupSize = 2; c.promptsPerStep = 2; c.evalPairs = 8
         c.policySteps = 2; c.policyGroup = 3; c.dpoSteps = 2; c.evalPrompts = 8; c.scalingGroups = [2, 3]
         return c
@@ -77,33 +107,53 @@ public final class Pipeline {
     public let config: PipelineConfig
     /// One line per finished stage, for the terminal.
     public var log: (String) -> Void = { print($0) }
+    var stageTimes: [StageTime] = []
 
     public init(config: PipelineConfig) { self.config = config }
 
     func path(_ parts: String...) -> String { ([config.output] + parts).joined(separator: "/") }
     func data<T: Decodable>(_ file: String, _ type: T.Type) throws -> [T] { try JSONLines.read(type, from: config.data + "/" + file) }
 
-    /// Runs every stage not already finished; returns the summary (also written to summary.json).
+    /// The first `limit` rows of a test set with their `answer_type` tags (nil where absent).
+    func testSet<T: Decodable>(_ file: String, _ type: T.Type, limit: Int) throws -> (rows: [T], tags: [String?]) {
+        return (Array(try data(file, type).prefix(limit)), Array(try data(file, Tag.self).prefix(limit).map(\.answer_type)))
+    }
+
+    struct Tag: Decodable { var answer_type: String? }
+
+    /// Runs every stage not already finished; returns the summary (also written to summary.json,
+    /// and shown with plots in report.html).
     @discardableResult
     public func run() throws -> PipelineSummary {
         Runtime.setThreads(config.threads)
         try FileManager.default.createDirectory(atPath: config.output, withIntermediateDirectories: true)
-        try Checkpoint.writeJSON(config, to: path("config.json"))
+        try AtomicFile.writeJSON(config, to: path("config.json"))
+        stageTimes = []
         let sft = try data("sft.jsonl", SFTExample.self)
         let prefs = try data("prefs_train.jsonl", PreferenceExample.self)
-        let idPairs = Array(try data("prefs_test_id.jsonl", PreferenceExample.self).prefix(config.evalPairs))
-        let oodPairs = Array(try data("prefs_test_ood.jsonl", PreferenceExample.self).prefix(config.evalPairs))
+        let idPairs = try testSet("prefs_test_id.jsonl", PreferenceExample.self, limit: config.evalPairs)
+        let oodPairs = try testSet("prefs_test_ood.jsonl", PreferenceExample.self, limit: config.evalPairs)
 
         let tokenizer = try stageTokenizer(sft: sft, prefs: prefs)
-        let base = try stage("base") { dir in
+        let pretrainRows = FileManager.default.fileExists(atPath: config.data + "/pretrain.jsonl") ? try data("pretrain.jsonl", SFTExample.self) : []
+        let pretrained: String? = pretrainRows.isEmpty || config.pretrainSteps == 0 ? nil : try stage("pretrain") { dir in
             let model = try MultimodalModel(modelConfig(tokenizer), seed: config.seed)
-            let encoder = try ChatEncoder(tokenizer: tokenizer, model: model)
-            var c = SFTConfig()
-            c.steps = config.sftSteps; c.batchSize = config.batchSize; c.seed = config.seed
-            c.optimizer = OptimizerConfig(learningRate: 3e-3, weightDecay: 0.01, warmupRatio: 0.05, schedule: .cosine)
-            try train(SFTTrainer(model: model, encoder: encoder, examples: sft, config: c), "base", dir)
-            try model.save(directory: dir)
+            try supervised(model, tokenizer, pretrainRows, steps: config.pretrainSteps, "pretrain", dir)
         }
+        let base = try stage("base") { dir in
+            let model = try pretrained.map { try MultimodalModel.load(directory: $0) } ?? MultimodalModel(modelConfig(tokenizer), seed: config.seed)
+            try supervised(model, tokenizer, sft, steps: config.sftSteps, "base", dir)
+        }
+        let prompts = try data("prompts_train.jsonl", PromptExample.self)
+        let idPrompts = try testSet("prompts_test.jsonl", PromptExample.self, limit: config.evalPrompts)
+        let oodPrompts = try testSet("prompts_test_ood.jsonl", PromptExample.self, limit: config.evalPrompts)
+        let answers = Set((prompts + idPrompts.rows + oodPrompts.rows).compactMap(\.groundTruth)).sorted()
+        let correct = NamesGroundTruth(alternatives: answers)
+        func policyAccuracy(_ dir: String) throws -> PolicyResult {
+            try self.policyAccuracy(dir, tokenizer, idPrompts, oodPrompts, correct)
+        }
+        let baseResult = try policyAccuracy(base)
+        log("base policy: " + baseResult.description)
         var results: [String: RewardModelResult] = [:]
 
         // Bradley–Terry RM on a copy of the base.
@@ -117,8 +167,11 @@ public final class Pipeline {
         }
         let rm = try RewardModel.load(directory: rmDir)
         let rmEncoder = try ChatEncoder(tokenizer: tokenizer, model: rm.base)
-        results["BT RM"] = RewardModelResult(id: try rm.accuracy(on: idPairs, encoder: rmEncoder),
-                                             ood: try rm.accuracy(on: oodPairs, encoder: rmEncoder), parseFailures: 0)
+        func rmAccuracy(_ set: (rows: [PreferenceExample], tags: [String?])) throws -> SetAccuracy {
+            SetAccuracy(try rm.ranksPreferred(set.rows, encoder: rmEncoder).map { $0 ? 1 : 0 }, tags: set.tags)
+        }
+        results["BT RM"] = RewardModelResult(id: try rmAccuracy(idPairs), ood: try rmAccuracy(oodPairs), parseFailures: 0)
+        log("BT RM: \(results["BT RM"]!)")
 
         // The judge taught only the output format: short SFT on labelled judgments, stopped
         // before it learns to judge (the paper's untrained-GRM baseline has no GRM training).
@@ -132,48 +185,58 @@ public final class Pipeline {
             let judge = try Judge(model: try MultimodalModel.load(directory: format), tokenizer: tokenizer, template: .compact)
             var c = Judge.stage1Config
             c.steps = config.grmRLSteps; c.groupSize = config.groupSize; c.promptsPerStep = config.promptsPerStep; c.seed = config.seed
-            c.sampling.maxNewTokens = 24
+            c.sampling.maxNewTokens = config.judgeMaxTokens
             c.optimizer = OptimizerConfig(learningRate: config.grmRLLearningRate, weightDecay: 0, warmupRatio: 0, schedule: .constant)
             try train(judge.trainer(pairs: prefs, swapAugment: true, config: c), "grm-rl", dir)
             try judge.model.save(directory: dir)
         }
-        for (label, dir) in [("GRM (untrained)", format), ("GRM+SFT", sftJudge), ("GRM+RL", rlJudge)] {
-            let judge = try Judge(model: try MultimodalModel.load(directory: dir), tokenizer: tokenizer, template: .compact)
-            judge.options = SamplingOptions(temperature: 0, maxNewTokens: 24)
-            let id = try judge.accuracy(on: idPairs), ood = try judge.accuracy(on: oodPairs)
-            results[label] = RewardModelResult(id: id.accuracy, ood: ood.accuracy, parseFailures: (id.parseFailures + ood.parseFailures) / 2)
-        }
-        // Policies: the base, GRPO with each reward (n responses per prompt), DPO.
-        let prompts = try data("prompts_train.jsonl", PromptExample.self)
-        let idPrompts = Array(try data("prompts_test.jsonl", PromptExample.self).prefix(config.evalPrompts))
-        let oodPrompts = Array(try data("prompts_test_ood.jsonl", PromptExample.self).prefix(config.evalPrompts))
-        let answers = Set((prompts + idPrompts + oodPrompts).compactMap(\.groundTruth)).sorted()
-        let correct = NamesGroundTruth(alternatives: answers)
         func judge(_ dir: String) throws -> Judge {
             let j = try Judge(model: try MultimodalModel.load(directory: dir), tokenizer: tokenizer, template: .compact)
-            j.options = SamplingOptions(temperature: 0, maxNewTokens: 24)
+            j.options = SamplingOptions(temperature: 0, maxNewTokens: config.judgeMaxTokens)
             return j
         }
-        let rewards: [(String, String, () throws -> RewardFunction)] = [
-            ("GRPO + BT RM", "policy-grpo-bt", { RewardModelReward(rm, encoder: rmEncoder) }),
-            ("GRPO + GRM", "policy-grpo-grm", { GroupedComparisonReward(judge: try judge(format)) }),
-            ("GRPO + GRM+RL (grouped comparison)", "policy-grpo-grm-rl", { GroupedComparisonReward(judge: try judge(rlJudge)) }),
+        for (label, dir) in [("GRM (untrained)", format), ("GRM+SFT", sftJudge), ("GRM+RL", rlJudge)] {
+            let j = try judge(dir)
+            let id = try j.verdicts(on: idPairs.rows), ood = try j.verdicts(on: oodPairs.rows)
+            func accuracy(_ set: (rows: [PreferenceExample], tags: [String?]), _ verdicts: [JudgeVerdict]) -> SetAccuracy {
+                SetAccuracy(zip(set.rows, verdicts).map { $1.accuracy(preferred: $0.preferred) }, tags: set.tags)
+            }
+            let failed = (id + ood).filter { $0.scores == nil }.count
+            results[label] = RewardModelResult(id: accuracy(idPairs, id), ood: accuracy(oodPairs, ood),
+                                               parseFailures: Float(failed) / Float(Swift.max(1, id.count + ood.count)))
+            log("\(label): \(results[label]!)")
+        }
+
+        // Policies: GRPO with each reward (n responses per prompt), DPO. Every RL run also records
+        // how often its rollouts are right by ground truth (reward-hacking watch).
+        let rewards: [(label: String, stage: String, make: () throws -> RewardFunction)] = [
+            (PipelineSummary.policyOrder[1], "policy-grpo-bt", { RewardModelReward(rm, encoder: rmEncoder) }),
+            (PipelineSummary.policyOrder[2], "policy-grpo-grm", { GroupedComparisonReward(judge: try judge(format)) }),
+            (PipelineSummary.policyOrder[3], "policy-grpo-grm-rl", { GroupedComparisonReward(judge: try judge(rlJudge)) }),
         ]
-        var policies: [String: PolicyResult] = ["base (SFT)": try policyAccuracy(base, tokenizer, idPrompts, oodPrompts, correct)]
-        for (label, name, reward) in rewards {
-            let dir = try grpoPolicy(name, base: base, tokenizer: tokenizer, prompts: prompts, group: config.policyGroup, reward: reward)
-            policies[label] = try policyAccuracy(dir, tokenizer, idPrompts, oodPrompts, correct)
+        var policies: [String: PolicyResult] = [PipelineSummary.policyOrder[0]: baseResult]
+        var watch: [RewardWatch] = []
+        for r in rewards {
+            let dir = try grpoPolicy(r.stage, base: base, tokenizer: tokenizer, prompts: prompts, group: config.policyGroup,
+                                     reward: { GroundTruthWatch(try r.make(), truth: correct) })
+            policies[r.label] = try policyAccuracy(dir)
+            log("\(r.label): \(policies[r.label]!)")
+            let metrics = dir + "/metrics.jsonl"
+            if let w = RewardWatch(policy: r.label, reward: try PipelineReport.series("reward", in: metrics).map { Float($0.1) },
+                                   truth: try PipelineReport.series("ground_truth_accuracy", in: metrics).map { Float($0.1) }) {
+                watch.append(w)
+            }
         }
         // The paper's scaling experiment: the policy's gain over the base for n = 3, 5, 7
         // responses per prompt, with the GRM+RL judge (grouped comparison) and with the BT RM.
         var scaling: [ScalingPoint] = []
         for n in config.scalingGroups {
-            for (label, name, reward) in [rewards[0], rewards[2]] {
-                let dir = n == config.policyGroup ? path(name)
-                    : try grpoPolicy("\(name)-n\(n)", base: base, tokenizer: tokenizer, prompts: prompts, group: n, reward: reward)
-                let r = try policyAccuracy(dir, tokenizer, idPrompts, oodPrompts, correct)
-                let b = policies["base (SFT)"]!
-                scaling.append(ScalingPoint(reward: label, n: n, idGain: r.id - b.id, oodGain: r.ood - b.ood))
+            for r in [rewards[0], rewards[2]] {
+                let result = n == config.policyGroup ? policies[r.label]!
+                    : try policyAccuracy(try grpoPolicy("\(r.stage)-n\(n)", base: base, tokenizer: tokenizer, prompts: prompts, group: n,
+                                                        reward: { GroundTruthWatch(try r.make(), truth: correct) }))
+                scaling.append(ScalingPoint(reward: r.label, n: n, idGain: result.id.overall - baseResult.id.overall,
+                                            oodGain: result.ood.overall - baseResult.ood.overall))
             }
         }
         let dpo = try stage("policy-dpo") { dir in
@@ -184,13 +247,41 @@ public final class Pipeline {
             try train(DPOTrainer(policy: policy, encoder: try ChatEncoder(tokenizer: tokenizer, model: policy), pairs: prefs, config: c), "policy-dpo", dir)
             try policy.save(directory: dir)
         }
-        policies["DPO"] = try policyAccuracy(dpo, tokenizer, idPrompts, oodPrompts, correct)
+        policies[PipelineSummary.policyOrder[4]] = try policyAccuracy(dpo)
 
-        let summary = PipelineSummary(preset: config.name, rewardModels: results, policies: policies, scaling: scaling, idPairs: idPairs.count,
-                                      oodPairs: oodPairs.count, idPrompts: idPrompts.count, oodPrompts: oodPrompts.count)
-        try Checkpoint.writeJSON(summary, to: path("summary.json"))
+        let summary = PipelineSummary(preset: config.name, rewardModels: results, policies: policies, scaling: scaling, rewardWatch: watch,
+                                      stages: stageTimes, idPairs: idPairs.rows.count, oodPairs: oodPairs.rows.count,
+                                      idPrompts: idPrompts.rows.count, oodPrompts: oodPrompts.rows.count)
+        try AtomicFile.writeJSON(summary, to: path("summary.json"))
+        try PipelineReport.write(summary, config: config, curves: curves(rewards.map { ($0.label, $0.stage) }), to: config.output)
         log(summary.table)
         return summary
+    }
+
+    /// The report's training-curve charts: each stage's loss, the judges' stage-1 reward, and each
+    /// RL policy's reward and ground-truth accuracy.
+    func curves(_ policies: [(label: String, stage: String)]) -> [(title: String, curves: [PipelineReport.Curve])] {
+        typealias Curve = PipelineReport.Curve
+        return [
+            ("base: warm-up and SFT loss", [Curve(label: "image-grounding warm-up", stage: "pretrain", metric: "loss"),
+                                            Curve(label: "SFT", stage: "base", metric: "loss")]),
+            ("BT reward model", [Curve(label: "loss", stage: "rm-bt", metric: "loss"), Curve(label: "accuracy", stage: "rm-bt", metric: "accuracy")]),
+            ("judge SFT loss", [Curve(label: "GRM format lesson", stage: "grm", metric: "loss"), Curve(label: "GRM+SFT", stage: "grm-sft", metric: "loss")]),
+            ("GRM+RL (stage 1)", [Curve(label: "accuracy reward", stage: "grm-rl", metric: "reward"),
+                                  Curve(label: "parse failures", stage: "grm-rl", metric: "judge/parse_failure_rate")]),
+            ("RL policies: ground-truth accuracy of rollouts", policies.map { Curve(label: $0.label, stage: $0.stage, metric: "ground_truth_accuracy") }),
+            ("RL policies: KL to the base", policies.map { Curve(label: $0.label, stage: $0.stage, metric: "kl") }),
+            ("DPO", [Curve(label: "loss", stage: "policy-dpo", metric: "loss"), Curve(label: "reward accuracy", stage: "policy-dpo", metric: "rewards/accuracies")]),
+        ] + policies.map { ("reward: " + $0.label, [Curve(label: "reward", stage: $0.stage, metric: "reward")]) }
+    }
+
+    /// SFT of `model` on `rows` (cosine schedule at `sftLearningRate`), saved into `dir`.
+    func supervised(_ model: MultimodalModel, _ tokenizer: Tokenizer, _ rows: [SFTExample], steps: Int, _ label: String, _ dir: String) throws {
+        var c = SFTConfig()
+        c.steps = steps; c.batchSize = config.batchSize; c.seed = config.seed
+        c.optimizer = OptimizerConfig(learningRate: config.sftLearningRate, weightDecay: 0.01, warmupRatio: 0.05, schedule: .cosine)
+        try train(SFTTrainer(model: model, encoder: try ChatEncoder(tokenizer: tokenizer, model: model), examples: rows, config: c), label, dir)
+        try model.save(directory: dir)
     }
 
     /// GRPO from the base policy with `group` responses per prompt; returns the stage's folder.
@@ -210,22 +301,21 @@ public final class Pipeline {
 
     /// Greedy answer accuracy (the right answer named, no other) of the model in `dir` on the ID
     /// and OOD test prompts.
-    func policyAccuracy(_ dir: String, _ tokenizer: Tokenizer, _ id: [PromptExample], _ ood: [PromptExample],
-                        _ rule: NamesGroundTruth) throws -> PolicyResult {
+    func policyAccuracy(_ dir: String, _ tokenizer: Tokenizer, _ id: (rows: [PromptExample], tags: [String?]),
+                        _ ood: (rows: [PromptExample], tags: [String?]), _ rule: NamesGroundTruth) throws -> PolicyResult {
         let model = try MultimodalModel.load(directory: dir)
         let encoder = try ChatEncoder(tokenizer: tokenizer, model: model)
         var o = SamplingOptions(temperature: 0, maxNewTokens: 16)
         o.stopTokens.insert(encoder.endOfTurn)
-        func accuracy(_ rows: [PromptExample]) throws -> Float {
-            guard !rows.isEmpty else { return .nan }
-            var hits: Float = 0
-            for start in stride(from: 0, to: rows.count, by: 16) {
-                let chunk = Array(rows[start..<Swift.min(start + 16, rows.count)])
+        func accuracy(_ set: (rows: [PromptExample], tags: [String?])) throws -> SetAccuracy {
+            var hits: [Float] = []
+            for start in stride(from: 0, to: set.rows.count, by: 16) {
+                let chunk = Array(set.rows[start..<Swift.min(start + 16, set.rows.count)])
                 let encoded = try chunk.map { try encoder.prompt($0.question, image: $0.image, system: $0.system) }
                 let out = model.sample(prompts: encoded.map(\.ids), images: encoded.map(\.images), count: 1, options: o)
-                for (row, group) in zip(chunk, out) { hits += rule.score(encoder.text(group[0].tokens), truth: row.groundTruth ?? "") }
+                for (row, group) in zip(chunk, out) { hits.append(rule.score(encoder.text(group[0].tokens), truth: row.groundTruth ?? "")) }
             }
-            return hits / Float(rows.count)
+            return SetAccuracy(hits, tags: set.tags)
         }
         return PolicyResult(id: try accuracy(id), ood: try accuracy(ood))
     }
@@ -235,7 +325,7 @@ public final class Pipeline {
         return MultimodalModel.Config(
             text: DecoderLM.Config(vocabSize: tokenizer.vocabSize, hiddenSize: c.width, intermediateSize: 2 * c.width,
                                    numHiddenLayers: c.layers, numAttentionHeads: 4, numKeyValueHeads: 2, tieWordEmbeddings: true),
-            vision: VisionTransformer.Config(imageSize: c.imageSize, patchSize: c.patchSize, hiddenSize: c.visionWidth, numHiddenLayers: 1,
+            vision: VisionTransformer.Config(imageSize: c.imageSize, patchSize: c.patchSize, hiddenSize: c.visionWidth, numHiddenLayers: c.visionLayers,
                                              numAttentionHeads: 4, intermediateSize: 2 * c.visionWidth),
             imageTokenIndex: try tokenizer.id(for: "<image>").orThrow("the tokenizer has no <image> token"),
             preprocessor: ImagePreprocessor(size: c.imageSize))
@@ -255,13 +345,21 @@ public final class Pipeline {
         return tokenizer
     }
 
-    /// The stage's directory, made by `build` unless a previous run finished it.
+    /// The stage's directory, made by `build` unless a previous run finished it. `stage.done`
+    /// marks it finished and holds the seconds it took.
     func stage(_ name: String, _ build: (String) throws -> Void) throws -> String {
         let dir = path(name), done = dir + "/stage.done"
-        if FileManager.default.fileExists(atPath: done) { log("\(name): done earlier"); return dir }
+        if let bytes = FileManager.default.contents(atPath: done) {
+            log("\(name): done earlier")
+            stageTimes.append(StageTime(stage: name, seconds: (try? JSONDecoder().decode(StageTime.self, from: bytes))?.seconds))
+            return dir
+        }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let start = Date()
         try build(dir)
-        try AtomicFile.write(to: done) { write in try Array("done\n".utf8).withUnsafeBytes { try write($0) } }
+        let time = StageTime(stage: name, seconds: Date().timeIntervalSince(start))
+        try AtomicFile.writeJSON(time, to: done)
+        stageTimes.append(time)
         return dir
     }
 
@@ -277,64 +375,10 @@ public final class Pipeline {
         let judge = try Judge(model: try MultimodalModel.load(directory: source), tokenizer: tokenizer, template: .compact)
         var c = SFTConfig()
         c.steps = steps; c.batchSize = config.batchSize; c.seed = config.seed
-        c.optimizer = OptimizerConfig(learningRate: 3e-3, weightDecay: 0, warmupRatio: 0, schedule: .constant)
-        let rows = judge.sftExamples(pairs, format: "Scores: \\boxed{{scores}}")
+        c.optimizer = OptimizerConfig(learningRate: config.judgeSFTLearningRate, weightDecay: 0, warmupRatio: 0, schedule: .constant)
+        let rows = judge.sftExamples(pairs, format: config.judgeFormat)
         try train(SFTTrainer(model: judge.model, encoder: judge.encoder, examples: rows, config: c), stage, dir)
         try judge.model.save(directory: dir)
-    }
-}
-
-/// Pairwise accuracy of a reward model on the in-distribution and out-of-distribution pairs.
-public struct RewardModelResult: Codable, Equatable, Sendable {
-    public var id: Float
-    public var ood: Float
-    public var parseFailures: Float
-}
-
-/// The policy's accuracy gain over the base with `n` responses per prompt and one reward.
-public struct ScalingPoint: Codable, Equatable, Sendable {
-    public var reward: String
-    public var n: Int
-    public var idGain: Float
-    public var oodGain: Float
-}
-
-/// A policy's greedy answer accuracy on the ID and OOD test prompts.
-public struct PolicyResult: Codable, Equatable, Sendable {
-    public var id: Float
-    public var ood: Float
-}
-
-public struct PipelineSummary: Codable, Sendable {
-    public var preset: String
-    public var rewardModels: [String: RewardModelResult]
-    public var policies: [String: PolicyResult]
-    public var scaling: [ScalingPoint]
-    public var idPairs: Int
-    public var oodPairs: Int
-    public var idPrompts: Int
-    public var oodPrompts: Int
-
-    /// The reward-model table as the terminal shows it.
-    public var table: String {
-        var lines = ["reward model        ID acc   OOD acc   parse failures   (\(idPairs) ID, \(oodPairs) OOD pairs)"]
-        for name in ["BT RM", "GRM (untrained)", "GRM+SFT", "GRM+RL"] {
-            guard let r = rewardModels[name] else { continue }
-            lines.append(name.padding(toLength: 18, withPad: " ", startingAt: 0)
-                         + String(format: " %6.3f   %7.3f   %14.3f", r.id, r.ood, r.parseFailures))
-        }
-        lines.append("")
-        lines.append("policy                               ID acc   OOD acc   (\(idPrompts) ID, \(oodPrompts) OOD prompts, greedy)")
-        for name in ["base (SFT)", "GRPO + BT RM", "GRPO + GRM", "GRPO + GRM+RL (grouped comparison)", "DPO"] {
-            guard let r = policies[name] else { continue }
-            lines.append(name.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: " %6.3f   %7.3f", r.id, r.ood))
-        }
-        lines.append("")
-        lines.append("scaling: accuracy gain over the base (ID / OOD) by responses per prompt n")
-        for p in scaling {
-            lines.append(p.reward.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: " n=%d   %+.3f / %+.3f", p.n, p.idGain, p.oodGain))
-        }
-        return lines.joined(separator: "\n")
     }
 }
 

@@ -424,7 +424,7 @@ public final class Tokenizer: @unchecked Sendable {
         do { data = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys]) } catch {
             throw GRLHFError.internal("tokenizer.json serialization failed: \(error)")
         }
-        try AtomicFile.write(to: path) { write in try data.withUnsafeBytes { try write($0) } }
+        try AtomicFile.write(data, to: path)
     }
 
     // MARK: Components

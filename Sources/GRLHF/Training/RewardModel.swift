@@ -47,12 +47,17 @@ public final class RewardModel: Module {
         }
     }
 
+    /// Per pair, whether the preferred response scores strictly higher.
+    public func ranksPreferred(_ pairs: [PreferenceExample], encoder: ChatEncoder, batchSize: Int = 16) throws -> [Bool] {
+        let chosen = try score(pairs.map { ($0.question, $0.image, $0.chosen) }, encoder: encoder, batchSize: batchSize)
+        let rejected = try score(pairs.map { ($0.question, $0.image, $0.rejected) }, encoder: encoder, batchSize: batchSize)
+        return zip(chosen, rejected).map { $0 > $1 }
+    }
+
     /// Fraction of pairs whose preferred response scores strictly higher.
     public func accuracy(on pairs: [PreferenceExample], encoder: ChatEncoder, batchSize: Int = 16) throws -> Float {
         guard !pairs.isEmpty else { return .nan }
-        let chosen = try score(pairs.map { ($0.question, $0.image, $0.chosen) }, encoder: encoder, batchSize: batchSize)
-        let rejected = try score(pairs.map { ($0.question, $0.image, $0.rejected) }, encoder: encoder, batchSize: batchSize)
-        return Float(zip(chosen, rejected).filter { $0 > $1 }.count) / Float(pairs.count)
+        return Float(try ranksPreferred(pairs, encoder: encoder, batchSize: batchSize).filter { $0 }.count) / Float(pairs.count)
     }
 }
 

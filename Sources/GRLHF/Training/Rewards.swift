@@ -72,3 +72,27 @@ extension ChatEncoder {
         }
     }
 }
+
+/// Passes `reward`'s scores through unchanged and watches them against ground truth: the share
+/// of completions `truth` marks correct is reported as `ground_truth_accuracy`, so a policy that
+/// climbs its reward while its answers get worse (reward hacking) shows in the metrics.
+public final class GroundTruthWatch: RewardFunction {
+    public let reward: RewardFunction
+    let truth: RewardFunction
+    private var correct: Float = 0, seen = 0
+
+    public init(_ reward: RewardFunction, truth: RewardFunction) { self.reward = reward; self.truth = truth }
+
+    public func rewards(for group: RolloutGroup) throws -> [Float] {
+        let hits = try truth.rewards(for: group)
+        correct += hits.reduce(0, +); seen += hits.count
+        return try reward.rewards(for: group)
+    }
+
+    public func takeMetrics() -> Metrics {
+        defer { correct = 0; seen = 0 }
+        var m = reward.takeMetrics()
+        if seen > 0 { m["ground_truth_accuracy"] = Double(correct) / Double(seen) }
+        return m
+    }
+}

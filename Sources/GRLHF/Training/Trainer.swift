@@ -241,10 +241,10 @@ open class Trainer {
             let state = State(step: step, data: data, skippedSteps: skippedSteps,
                               groups: Dictionary(uniqueKeysWithValues: groups.map { ($0.name, State.Group(updates: $0.updates, optimizerSteps: $0.optimizer.stepCount)) }),
                               history: history.map { $0.mapValues { $0.isFinite ? $0 : nil } })
-            try Checkpoint.writeJSON(state, to: dir + "/state.json")
-            if let settings { try Checkpoint.writeJSON(settings, to: dir + "/trainer_config.json") }
+            try AtomicFile.writeJSON(state, to: dir + "/state.json")
+            if let settings { try AtomicFile.writeJSON(settings, to: dir + "/trainer_config.json") }
         }
-        try AtomicFile.write(to: root + "/latest") { write in try Array(name.utf8).withUnsafeBytes { try write($0) } }
+        try AtomicFile.write(Array(name.utf8), to: root + "/latest")
         return final
     }
 
@@ -338,12 +338,5 @@ enum Checkpoint {
         guard fd >= 0 else { throw GRLHFError.io("\(path): open: \(errnoText())") }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw GRLHFError.io("\(path): fsync: \(errnoText())") }
-    }
-
-    static func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let json = try encoder.encode(value)
-        try AtomicFile.write(to: path) { write in try json.withUnsafeBytes { try write($0) } }
     }
 }
