@@ -38,10 +38,10 @@ test-swift: setup
 	swift build --build-tests
 	swift test --skip-build
 
-test-capi: build
+test-capi: build data
 	bash Tests/capi/run.sh $(BUILD)
 
-test-python: build
+test-python: build data
 	GRLHF_LIBRARY=$(CURDIR)/$(BUILD)/libgrlhf.so $(PYTHON) -m pytest -q bindings/python/tests
 
 # The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds; `grlhf data` on the fetched easy-VQA.

@@ -183,6 +183,17 @@ class GroupParams(ctypes.Structure):
     ]
 
 
+class PipelineParams(ctypes.Structure):
+    """grlhf_pipeline_params (include/grlhf.h)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("preset", ctypes.c_char_p),
+        ("config_json", ctypes.c_char_p),
+        ("data_dir", ctypes.c_char_p),
+        ("output_dir", ctypes.c_char_p),
+    ]
+
+
 class RewardGroup(ctypes.Structure):
     """grlhf_reward_group (include/grlhf.h): lent to a reward callback for one call."""
     _fields_ = [
@@ -202,6 +213,8 @@ class RewardGroup(ctypes.Structure):
 REWARD_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, _P(RewardGroup), _P(ctypes.c_float))
 METRICS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
                               _P(ctypes.c_char_p), _P(ctypes.c_double))
+#: grlhf_log_fn.
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 _strings = _P(ctypes.c_char_p)
 
 #: name -> (restype, argtypes) for every function declared in include/grlhf.h.
@@ -293,6 +306,12 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "grlhf_reward_from_judge": (_status, [_handle, _P(GroupParams), _P(_handle)]),
     "grlhf_judge_accuracy": (_status, [_handle, ctypes.c_char_p, _f32p, _f32p]),
     "grlhf_judge_trainer_create": (_status, [_handle, ctypes.c_char_p, _i32, _P(GRPOParams), _P(_handle)]),
+    "grlhf_pipeline_params_default": (_status, [_P(PipelineParams)]),
+    "grlhf_pipeline_create": (_status, [_P(PipelineParams), _P(_handle)]),
+    "grlhf_pipeline_config_json": (_status, [_handle, ctypes.c_char_p, _i64, _P(_i64)]),
+    "grlhf_pipeline_run": (_status, [_handle, LOG_FN, ctypes.c_void_p]),
+    "grlhf_pipeline_summary_json": (_status, [_handle, ctypes.c_char_p, _i64, _P(_i64)]),
+    "grlhf_pipeline_free": (None, [_handle]),
     "grlhf_live_handles": (_i64, []),
 }
 
