@@ -9,11 +9,12 @@ SWIFT_FLAGS := -c $(CONFIG)
 ifneq ($(CPU),)
 SWIFT_FLAGS += -Xswiftc -target-cpu -Xswiftc $(CPU)
 endif
-APT_PACKAGES := libopenblas-dev libpng-dev
+APT_PACKAGES := libopenblas-dev libpng-dev pkg-config
 PY_PACKAGES := numpy pytest safetensors
 PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define GRLHF_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$$/\2/p' include/grlhf.h | paste -sd.)
 
-.PHONY: all setup data build test test-swift test-capi test-python test-cli demo bench install clean
+.PHONY: all setup data build test test-swift test-capi test-python test-cli test-examples demo bench install clean
 
 all: build
 
@@ -32,7 +33,7 @@ build: setup
 	swift build $(SWIFT_FLAGS)
 	@mkdir -p bin && ln -sf ../$(BUILD)/grlhf-cli bin/grlhf
 
-test: build data test-swift test-capi test-python test-cli
+test: build data test-swift test-capi test-python test-cli test-examples
 
 test-swift: setup
 	swift build --build-tests
@@ -51,6 +52,10 @@ test-cli: build
 	bash Tests/cli/data.sh bin/grlhf
 	bash Tests/cli/pipeline_quick.sh bin/grlhf
 
+# Every example against a copy installed into a temporary PREFIX: C++ (pkg-config).
+test-examples: build data
+	MAKE="$(MAKE)" bash examples/run.sh
+
 # The main job on its built-in default: easy-VQA sets, then grlhf pipeline's tiny preset.
 demo: build data
 	bin/grlhf data easy-vqa --out runs/data/easy-vqa --train 2000 --test 300 --ood 300 --seed 1
@@ -60,11 +65,15 @@ demo: build data
 bench: build
 	bash benchmarks/train_step.sh
 
+# The header, the library, its pkg-config file (lib/pkgconfig/grlhf.pc) and the CLI.
 install: build
-	install -d $(PREFIX)/include $(PREFIX)/lib $(PREFIX)/bin
+	install -d $(PREFIX)/include $(PREFIX)/lib/pkgconfig $(PREFIX)/bin
 	install -m 644 include/grlhf.h $(PREFIX)/include/
 	install -m 755 $(BUILD)/libgrlhf.so $(PREFIX)/lib/
 	install -m 755 $(BUILD)/grlhf-cli $(PREFIX)/bin/grlhf
+	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|' -e 's|@VERSION@|$(VERSION)|' scripts/grlhf.pc.in \
+	  > $(PREFIX)/lib/pkgconfig/grlhf.pc
+	chmod 644 $(PREFIX)/lib/pkgconfig/grlhf.pc
 
 clean:
 	rm -rf .build bin runs
