@@ -52,7 +52,8 @@ test-cli: build
 	bash Tests/cli/data.sh bin/grlhf
 	bash Tests/cli/pipeline_quick.sh bin/grlhf
 
-# Every example against a copy installed into a temporary PREFIX: C++ (pkg-config).
+# Every example against a copy installed into a temporary PREFIX: C++ (pkg-config), Python (pip
+# install into a venv under .cache/, the notebook run by nbclient).
 test-examples: build data
 	MAKE="$(MAKE)" bash examples/run.sh
 

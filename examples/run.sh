@@ -4,10 +4,15 @@
 #      that prefix) and the CLI land there;
 #   2. C++ (examples/cpp): built with pkg-config against that prefix, linked to the installed
 #      library (not the build tree), run: a policy learns the judge's favourite answer;
-# MAKE may name the make to use.
+#   3. Python (examples/python): a venv under .cache/examples-venv with nbclient, ipykernel and
+#      matplotlib (never library dependencies); `make install PREFIX=<venv>` and
+#      `pip install ./bindings/python` into it; `import grlhf` outside the repository finds the
+#      venv's lib/libgrlhf.so without GRLHF_LIBRARY; the quickstart notebook runs, every cell;
+# MAKE may name the make to use; PYTHON the interpreter that makes the venv.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 make="${MAKE:-make}"
+python="${PYTHON:-python3}"
 prefix="$(mktemp -d /tmp/grlhf-prefix-XXXXXX)"
 trap 'rm -rf "$prefix"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -35,4 +40,29 @@ env -u LD_LIBRARY_PATH "$prefix/judge_bandit" "$root/Tests/GRLHFTests/Fixtures/m
     >"$prefix/cpp.log" 2>&1 || { cat "$prefix/cpp.log"; fail "examples/cpp/judge_bandit"; }
 tail -2 "$prefix/cpp.log"
 echo "ok   C++ example in $(seconds $start) s"
+
+echo "== Python: pip install ./bindings/python into a venv, examples/python/quickstart.ipynb"
+start=$(date +%s)
+venv="$root/.cache/examples-venv"
+if ! "$venv/bin/python" -c "import nbclient, ipykernel, matplotlib, numpy, setuptools, wheel" 2>/dev/null; then
+    echo "making $venv (nbclient, ipykernel, matplotlib: for the example only)"
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check nbclient ipykernel matplotlib numpy setuptools wheel \
+        || fail "pip could not install the notebook's tools into $venv"
+fi
+"$make" -s -C "$root" install PREFIX="$venv" >/dev/null
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall \
+    "$root/bindings/python" >"$prefix/pip.log" 2>&1 || { cat "$prefix/pip.log"; fail "pip install ./bindings/python"; }
+# From outside the repository, without GRLHF_LIBRARY: the installed package finds the venv's library.
+found="$(cd "$prefix" && env -u GRLHF_LIBRARY "$venv/bin/python" -c \
+    'import grlhf, grlhf._lib as l; print(l.path, grlhf.__file__, grlhf.abi_version())')"
+case "$found" in
+    "$venv/lib/libgrlhf.so $venv/lib/python"*"/site-packages/grlhf/__init__.py 2") echo "ok   import grlhf: $found" ;;
+    *) fail "import grlhf found: $found" ;;
+esac
+[ -f "$(dirname "$(echo "$found" | cut -d' ' -f2)")/py.typed" ] || fail "the installed package has no py.typed"
+(cd "$root/examples/python" && env -u GRLHF_LIBRARY -u MPLBACKEND "$venv/bin/python" run_notebook.py quickstart.ipynb) \
+    || fail "examples/python/quickstart.ipynb"
+echo "ok   Python example in $(seconds $start) s"
 

@@ -1,9 +1,18 @@
 """Finds and loads libgrlhf, declares the signature of every function in include/grlhf.h and
 turns non-zero status codes into :class:`Error`.
 
-The library is looked up in this order: the ``GRLHF_LIBRARY`` environment variable (a path to
-the .so); the repository's build outputs ``.build/release/libgrlhf.so`` then
-``.build/debug/libgrlhf.so``, found by walking up from this file; ``ctypes.util.find_library``.
+The library is looked up in this order:
+
+1. the ``GRLHF_LIBRARY`` environment variable (a path to the .so);
+2. ``lib/libgrlhf.so`` under the running environment's prefix (``sys.prefix``): a virtual
+   environment or conda environment that ``make install PREFIX=$VIRTUAL_ENV`` installed into;
+3. the repository's build outputs ``.build/release/libgrlhf.so`` then
+   ``.build/debug/libgrlhf.so``, found by walking up from this file (a checkout used in place);
+4. the dynamic loader's search (``ctypes.util.find_library("grlhf")``: the ldconfig cache, e.g.
+   after ``make install`` into /usr/local and ``ldconfig``);
+5. ``/usr/local/lib/libgrlhf.so`` (``make install``'s default prefix before ``ldconfig``).
+
+``grlhf._lib.path`` tells which one was loaded.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -321,6 +331,9 @@ def find_library() -> str:
     explicit = os.environ.get("GRLHF_LIBRARY")
     if explicit:
         return explicit
+    in_prefix = Path(sys.prefix) / "lib" / "libgrlhf.so"
+    if in_prefix.is_file():
+        return str(in_prefix)
     for directory in Path(__file__).resolve().parents:
         for config in ("release", "debug"):
             candidate = directory / ".build" / config / "libgrlhf.so"
@@ -329,9 +342,13 @@ def find_library() -> str:
     found = ctypes.util.find_library("grlhf")
     if found:
         return found
+    default = Path("/usr/local/lib/libgrlhf.so")
+    if default.is_file():
+        return str(default)
     raise ImportError(
-        "grlhf: cannot find libgrlhf.so; build it (`swift build -c release` in the repository) "
-        "or set GRLHF_LIBRARY to its path")
+        "grlhf: cannot find libgrlhf.so; set GRLHF_LIBRARY to its path, or install it into this "
+        f"environment (`make install PREFIX={sys.prefix}` in the repository), or build it there "
+        "(`swift build -c release`)")
 
 
 def _make_errcheck(lib: ctypes.CDLL) -> Callable[..., int]:
