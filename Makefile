@@ -53,7 +53,7 @@ test-cli: build
 	bash Tests/cli/pipeline_quick.sh bin/grlhf
 
 # Every example against a copy installed into a temporary PREFIX: C++ (pkg-config), Python (pip
-# install into a venv under .cache/, the notebook run by nbclient).
+# install into a venv under .cache/, the notebook run by nbclient), Swift (a package using GRLHF).
 test-examples: build data
 	MAKE="$(MAKE)" bash examples/run.sh
 
