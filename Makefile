@@ -55,7 +55,7 @@ test-cli: build
 # Every example against a copy installed into a temporary PREFIX: C++ (pkg-config), Python (pip
 # install into a venv under .cache/, the notebook run by nbclient), Swift (a package using GRLHF).
 test-examples: build data
-	MAKE="$(MAKE)" bash examples/run.sh
+	MAKE="$(MAKE)" SWIFT_BUILD_FLAGS="$(SWIFT_FLAGS)" bash examples/run.sh
 
 # The main job on its built-in default: easy-VQA sets, then grlhf pipeline's tiny preset.
 demo: build data

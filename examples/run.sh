@@ -9,9 +9,10 @@
 #      `pip install ./bindings/python` into it; `import grlhf` outside the repository finds the
 #      venv's lib/libgrlhf.so without GRLHF_LIBRARY; the quickstart notebook runs, every cell;
 #   4. Swift (examples/swift): a package depending on this one by path (product GRLHF), built
-#      in release (its own .build/examples-swift; the first build compiles the engine, minutes)
-#      and run: a judge is taught for a few seconds and ranks a group as taught.
-# MAKE may name the make to use; PYTHON the interpreter that makes the venv.
+#      with the flags of `make build` and run: a judge is taught for a few seconds and ranks a
+#      group as taught.
+# MAKE may name the make to use; PYTHON the interpreter that makes the venv; SWIFT_BUILD_FLAGS the
+# flags of `make build` (default -c release).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 make="${MAKE:-make}"
@@ -71,11 +72,13 @@ echo "ok   Python example in $(seconds $start) s"
 
 echo "== Swift: examples/swift (a package depending on this one by path, product GRLHF)"
 start=$(date +%s)
-# Its own scratch folder, kept between runs: the first build compiles the engine again (minutes),
-# later ones only what changed.
-swift build -c release --package-path "$root/examples/swift" --scratch-path "$root/.build/examples-swift" \
+# In the repository's own .build with the flags `make build` used (SWIFT_BUILD_FLAGS): the engine's
+# compile commands are the same, so its objects are reused and only the example is compiled
+# (seconds, where a scratch folder of its own would compile the engine again, minutes).
+swift build ${SWIFT_BUILD_FLAGS:--c release} --package-path "$root/examples/swift" --scratch-path "$root/.build" \
     >"$prefix/swift-build.log" 2>&1 || { tail -30 "$prefix/swift-build.log"; fail "swift build examples/swift"; }
-"$root/.build/examples-swift/release/JudgeExample" >"$prefix/swift.log" 2>&1 \
+bindir="$(swift build ${SWIFT_BUILD_FLAGS:--c release} --package-path "$root/examples/swift" --scratch-path "$root/.build" --show-bin-path)"
+"$bindir/JudgeExample" >"$prefix/swift.log" 2>&1 \
     || { cat "$prefix/swift.log"; fail "examples/swift"; }
 tail -1 "$prefix/swift.log"
 echo "ok   Swift example in $(seconds $start) s"
