@@ -61,7 +61,7 @@ class Pipeline(_Handle):
         _c.grlhf_pipeline_params_default(ctypes.byref(params))
         # Kept alive until the create call has copied them.
         preset_bytes = str(preset).encode("utf-8")
-        json_bytes = json.dumps(values, allow_nan=False).encode("utf-8") if values else None
+        json_bytes = json.dumps(values, allow_nan=False, default=os.fspath).encode("utf-8") if values else None
         data_bytes = None if data is None else os.fspath(data).encode("utf-8")
         output_bytes = None if output is None else os.fspath(output).encode("utf-8")
         params.preset, params.config_json = preset_bytes, json_bytes

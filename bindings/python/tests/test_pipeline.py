@@ -86,6 +86,8 @@ def test_config_overrides_and_errors(tmp_path: Path) -> None:
         config = p.config
     assert config["name"] == "quick" and config["sftSteps"] == 7 and config["policyGroup"] == 4
     assert config["output"] == str(tmp_path)
+    with grlhf.Pipeline({"data": tmp_path / "data"}, preset="quick") as p:  # paths may be os.PathLike
+        assert p.config["data"] == str(tmp_path / "data")
     assert grlhf.Pipeline().config["name"] == "tiny"
     cases = [({"sftStep": 1}, "unknown key"), ({"sftSteps": 0}, "sftSteps"), ({"sftSteps": "many"}, "sftSteps"),
              ({"width": 36}, "width"), ({"patchSize": 5}, "patchSize"), ({"scalingGroups": [0]}, "scalingGroups"),
