@@ -9,11 +9,12 @@ SWIFT_FLAGS := -c $(CONFIG)
 ifneq ($(CPU),)
 SWIFT_FLAGS += -Xswiftc -target-cpu -Xswiftc $(CPU)
 endif
-APT_PACKAGES := libopenblas-dev libpng-dev
+APT_PACKAGES := libopenblas-dev libpng-dev pkg-config
 PY_PACKAGES := numpy pytest safetensors
 PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define GRLHF_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$$/\2/p' include/grlhf.h | paste -sd.)
 
-.PHONY: all setup data build test test-swift test-capi test-python test-cli demo bench install clean
+.PHONY: all setup data build test test-swift test-capi test-python test-cli test-examples demo bench install clean
 
 all: build
 
@@ -32,16 +33,16 @@ build: setup
 	swift build $(SWIFT_FLAGS)
 	@mkdir -p bin && ln -sf ../$(BUILD)/grlhf-cli bin/grlhf
 
-test: build data test-swift test-capi test-python test-cli
+test: build data test-swift test-capi test-python test-cli test-examples
 
 test-swift: setup
 	swift build --build-tests
 	swift test --skip-build
 
-test-capi: build
+test-capi: build data
 	bash Tests/capi/run.sh $(BUILD)
 
-test-python: build
+test-python: build data
 	GRLHF_LIBRARY=$(CURDIR)/$(BUILD)/libgrlhf.so $(PYTHON) -m pytest -q bindings/python/tests
 
 # The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds; `grlhf data` on the fetched easy-VQA.
@@ -50,6 +51,11 @@ test-cli: build
 	bash Tests/cli/judge_learns.sh bin/grlhf
 	bash Tests/cli/data.sh bin/grlhf
 	bash Tests/cli/pipeline_quick.sh bin/grlhf
+
+# Every example against a copy installed into a temporary PREFIX: C++ (pkg-config), Python (pip
+# install into a venv under .cache/, the notebook run by nbclient), Swift (a package using GRLHF).
+test-examples: build data
+	MAKE="$(MAKE)" SWIFT_BUILD_FLAGS="$(SWIFT_FLAGS)" bash examples/run.sh
 
 # The main job on its built-in default: easy-VQA sets, then grlhf pipeline's tiny preset.
 demo: build data
@@ -60,11 +66,15 @@ demo: build data
 bench: build
 	bash benchmarks/train_step.sh
 
+# The header, the library, its pkg-config file (lib/pkgconfig/grlhf.pc) and the CLI.
 install: build
-	install -d $(PREFIX)/include $(PREFIX)/lib $(PREFIX)/bin
+	install -d $(PREFIX)/include $(PREFIX)/lib/pkgconfig $(PREFIX)/bin
 	install -m 644 include/grlhf.h $(PREFIX)/include/
 	install -m 755 $(BUILD)/libgrlhf.so $(PREFIX)/lib/
 	install -m 755 $(BUILD)/grlhf-cli $(PREFIX)/bin/grlhf
+	sed -e 's|@PREFIX@|$(abspath $(PREFIX))|' -e 's|@VERSION@|$(VERSION)|' scripts/grlhf.pc.in \
+	  > $(PREFIX)/lib/pkgconfig/grlhf.pc
+	chmod 644 $(PREFIX)/lib/pkgconfig/grlhf.pc
 
 clean:
 	rm -rf .build bin runs

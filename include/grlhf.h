@@ -1293,6 +1293,115 @@ grlhf_status grlhf_judge_trainer_create(grlhf_judge *judge, const char *pairs_js
                                         const grlhf_grpo_params *params, grlhf_trainer **out);
 
 /* ------------------------------------------------------------------------ */
+/* The Generative RLHF-V pipeline                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The whole method on a small scale, as `grlhf pipeline` runs it: from a folder of JSON Lines
+ * sets (what `grlhf data easy-vqa` writes: sft.jsonl, prefs_train.jsonl, prefs_test_id.jsonl,
+ * prefs_test_ood.jsonl, prompts_train.jsonl, prompts_test.jsonl, prompts_test_ood.jsonl), it
+ * trains a tokenizer and a tiny multimodal model, the reward models the paper compares (a
+ * Bradley-Terry RM, the untrained judge, GRM+SFT, GRM+RL), policies by GRPO with each reward and
+ * by DPO, and the scaling run, and evaluates each on in-distribution and out-of-distribution
+ * test sets. Every stage writes its result under the output directory (config.json,
+ * summary.json, one folder per stage with metrics.jsonl and checkpoints) and is skipped when a
+ * later run with the same output directory finds it finished, so an interrupted run resumes.
+ *
+ * The configuration is the Swift API's PipelineConfig: a preset ("tiny", the default that
+ * `make demo` runs, or "quick", a few dozen items and steps for tests) overridden by a JSON
+ * object whose keys are those of OUTPUT/config.json (e.g. {"sftSteps": 50, "seed": 3}).
+ * grlhf_pipeline_create checks every value (ranges, consistent model sizes) before anything
+ * runs; relative paths are relative to the process's working directory.
+ *
+ * Thread-safety: a grlhf_pipeline belongs to one thread at a time; grlhf_pipeline_run called
+ * while the same handle runs (from its log callback or another thread) returns
+ * GRLHF_ERR_MISUSE. A run sets grlhf's compute threads process-wide to the config's "threads"
+ * (see grlhf_set_threads) and writes each stage's progress bar to stderr.
+ */
+
+/** A configured pipeline run. */
+typedef struct grlhf_pipeline grlhf_pipeline;
+
+/**
+ * How a pipeline is configured. Always start from grlhf_pipeline_params_default; a struct_size
+ * below the size this library knows gives GRLHF_ERR_INVALID_ARGUMENT. The strings are read by
+ * grlhf_pipeline_create only (copied).
+ */
+typedef struct grlhf_pipeline_params {
+    /** sizeof(grlhf_pipeline_params), set by grlhf_pipeline_params_default. */
+    uint32_t struct_size;
+    /** "tiny" or "quick"; NULL is "tiny". Default NULL. */
+    const char *preset;
+    /** A JSON object overriding the preset's values, keys as in OUTPUT/config.json; an unknown
+        key, a value of the wrong type or out of range gives GRLHF_ERR_INVALID_ARGUMENT. NULL:
+        the preset as it is. Default NULL. */
+    const char *config_json;
+    /** The folder of JSON Lines sets; overrides the config's "data". NULL keeps it. Default NULL. */
+    const char *data_dir;
+    /** The output folder (created if missing); overrides the config's "output". NULL keeps it.
+        Default NULL. */
+    const char *output_dir;
+} grlhf_pipeline_params;
+
+/** Fills *out with the defaults and struct_size; GRLHF_ERR_INVALID_ARGUMENT for NULL. */
+grlhf_status grlhf_pipeline_params_default(grlhf_pipeline_params *out);
+
+/**
+ * Called with each line the pipeline logs (a stage resumed, the tokenizer's size, the result
+ * tables at the end), on the thread running grlhf_pipeline_run. line is borrowed for the call.
+ * The pipeline cannot be stopped from here (it is resumable instead: end the process and run
+ * it again with the same output directory).
+ */
+typedef void (*grlhf_log_fn)(void *user_data, const char *line);
+
+/**
+ * Resolves a configuration (params: NULL for the tiny preset as it is) into a new pipeline in
+ * *out; nothing is read or written yet. Free it with grlhf_pipeline_free.
+ * Returns GRLHF_ERR_INVALID_ARGUMENT (NULL out; struct_size too small; an unknown preset;
+ * config_json that is not a JSON object, has an unknown key, a value of the wrong type or out
+ * of range, model sizes that do not fit together; an empty or non-UTF-8 string),
+ * GRLHF_ERR_OUT_OF_MEMORY (batch and model sizes whose activations would exceed memory) or
+ * GRLHF_ERR_UNSUPPORTED (a config key this library version cannot check yet).
+ */
+grlhf_status grlhf_pipeline_create(const grlhf_pipeline_params *params, grlhf_pipeline **out);
+
+/**
+ * The pipeline's resolved configuration as a JSON object (keys sorted, as the run writes
+ * OUTPUT/config.json), with the two-call pattern and rules of grlhf_tokenizer_decode: buf NULL
+ * and capacity 0 ask for *length (bytes without the NUL); a capacity <= the length returns
+ * GRLHF_ERR_INVALID_ARGUMENT and leaves buf untouched. length must be non-NULL.
+ */
+grlhf_status grlhf_pipeline_config_json(const grlhf_pipeline *pipeline, char *buf, int64_t capacity,
+                                        int64_t *length);
+
+/**
+ * Runs every stage not already finished in the output directory, calling log (may be NULL)
+ * with user_data for each logged line, and keeps the summary (grlhf_pipeline_summary_json).
+ * The data files are read and checked first: each of the seven must hold at least one valid
+ * row. Returns GRLHF_OK when every stage finished; else GRLHF_ERR_IO (a file that cannot be
+ * read or written), GRLHF_ERR_INVALID_FORMAT (a malformed row; the message names file and
+ * line), GRLHF_ERR_INVALID_ARGUMENT (an empty set, a row that does not fit the model),
+ * GRLHF_ERR_UNSUPPORTED (no OpenBLAS), GRLHF_ERR_MISUSE (a bad handle, or this pipeline is
+ * already running). Finished stages stay finished after a failure. Can take minutes (the tiny
+ * preset) or seconds (quick).
+ */
+grlhf_status grlhf_pipeline_run(grlhf_pipeline *pipeline, grlhf_log_fn log, void *user_data);
+
+/**
+ * The summary of the pipeline's last successful run as a JSON object (what OUTPUT/summary.json
+ * holds: accuracies of each reward model and policy on the ID and OOD sets, overall and per
+ * answer type; the scaling run; the reward-hacking watch; stage times; the run also writes
+ * OUTPUT/report.html),
+ * with the two-call pattern of grlhf_pipeline_config_json. GRLHF_ERR_MISUSE before a run
+ * has succeeded (or for a bad handle).
+ */
+grlhf_status grlhf_pipeline_summary_json(const grlhf_pipeline *pipeline, char *buf, int64_t capacity,
+                                         int64_t *length);
+
+/** Releases a pipeline (its output directory stays). NULL is a no-op; a bad handle is ignored. */
+void grlhf_pipeline_free(grlhf_pipeline *pipeline);
+
+/* ------------------------------------------------------------------------ */
 /* Diagnostics                                                               */
 /* ------------------------------------------------------------------------ */
 

@@ -14,6 +14,7 @@ enum HandleKind: String {
     case trainer = "grlhf_trainer"
     case judge = "grlhf_judge"
     case comparisons = "grlhf_comparisons"
+    case pipeline = "grlhf_pipeline"
 }
 
 enum Handles {

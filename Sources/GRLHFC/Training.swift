@@ -339,6 +339,7 @@ public func grlhf_trainer_metrics(_ handle: OpaquePointer?, _ index: Int64,
         let count = try required(count, "count")
         let history = box.trainer.history
         guard capacity >= 0 else { throw Failure.invalidArgument("capacity \(capacity) is negative") }
+        if capacity > 0 { _ = try required(names, "names"); _ = try required(values, "values") }
         guard index >= -1, index < Int64(history.count) else {
             throw Failure.invalidArgument("index \(index) is outside -1..<\(history.count) (the steps taken)")
         }

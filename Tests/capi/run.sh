@@ -3,10 +3,13 @@
 #   Tests/capi/run.sh LIBDIR        (e.g. .build/release or .build-capi/debug)
 # 1. the header compiles alone as C99 and C++17 with -Wall -Wextra -Werror -pedantic;
 # 2. the .so exports exactly the grlhf_* functions the header declares, both ways;
-# 3. test_capi.c (misuse matrix, each case in a child process), test_models.c (models,
-#    tokenizers, generation on the fixtures), test_training.c (trainers, rewards, checkpoints)
-#    and test_capi.cpp pass;
-# 4. the CLI in LIBDIR (grlhf-cli) builds, describes and runs a multimodal model.
+# 3. test_misuse.c's table covers every header function and each of its parameters
+#    (check_misuse_table.py), and its misuse matrix passes (every case in a child process);
+# 4. test_capi.c (tensors, sets, safetensors, handles, threads), test_models.c (models,
+#    tokenizers, generation on the fixtures), test_training.c (trainers, rewards, checkpoints),
+#    test_judge.c, test_pipeline.c (the quick pipeline on easy-VQA sets; needs `make data`) and
+#    test_capi.cpp pass;
+# 5. the CLI in LIBDIR (grlhf-cli) builds, describes and runs a multimodal model.
 # CC and CXX may be overridden; binaries go to Tests/capi/bin (git-ignored).
 set -euo pipefail
 
@@ -55,9 +58,17 @@ link=(-I "$root/include" -L "$libdir" -lgrlhf "-Wl,-rpath,$libdir" -pthread)
 "$CC" -std=c99 "${warnings[@]}" "$here/test_models.c" -o "$bin/test_models" "${link[@]}" -lm
 "$CC" -std=c99 "${warnings[@]}" "$here/test_training.c" -o "$bin/test_training" "${link[@]}" -lm
 "$CC" -std=c99 "${warnings[@]}" "$here/test_judge.c" -o "$bin/test_judge" "${link[@]}" -lm
+"$CC" -std=c99 "${warnings[@]}" "$here/test_misuse.c" -o "$bin/test_misuse" "${link[@]}"
+"$CC" -std=c99 "${warnings[@]}" "$here/test_pipeline.c" -o "$bin/test_pipeline" "${link[@]}"
 "$CXX" -std=c++17 "${warnings[@]}" "$here/test_capi.cpp" -o "$bin/test_capi_cpp" "${link[@]}"
 
 status=0
+fixtures="$root/Tests/GRLHFTests/Fixtures"
+echo "== the misuse table covers every header function and parameter"
+"$CC" -E -P -x c "$header" >"$bin/grlhf.i"
+"$bin/test_misuse" --list | python3 "$here/check_misuse_table.py" "$bin/grlhf.i" || status=1
+echo "== test_misuse (C: the misuse matrix, one child process per case)"
+env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$fixtures" "$bin/test_misuse" || status=1
 echo "== test_capi (C)"
 env -u LD_LIBRARY_PATH "$bin/test_capi" || status=1
 echo "== test_models (C: models, tokenizers, generation)"
@@ -66,6 +77,9 @@ echo "== test_training (C: SFT, reward models, DPO, GRPO with C rewards, checkpo
 env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_training" || status=1
 echo "== test_judge (C: judge, grouped comparison, parity with the Swift API through grlhf-cli)"
 env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" GRLHF_CLI="$libdir/grlhf-cli" "$bin/test_judge" || status=1
+echo "== test_pipeline (C: the quick pipeline on easy-VQA sets)"
+env -u LD_LIBRARY_PATH GRLHF_CLI="$libdir/grlhf-cli" GRLHF_EASY_VQA="${GRLHF_EASY_VQA:-$root/.cache/data/easy_vqa}" \
+    "$bin/test_pipeline" 2>"$bin/test_pipeline.stderr" || { tail -20 "$bin/test_pipeline.stderr"; status=1; }
 echo "== test_capi_cpp (C++)"
 env -u LD_LIBRARY_PATH GRLHF_FIXTURES="$root/Tests/GRLHFTests/Fixtures" "$bin/test_capi_cpp" || status=1
 

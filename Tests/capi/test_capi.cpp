@@ -47,6 +47,7 @@ using RewardModel = std::unique_ptr<grlhf_reward_model, Free<grlhf_reward_model,
 using Reward = std::unique_ptr<grlhf_reward, Free<grlhf_reward, grlhf_reward_free>>;
 using Judge = std::unique_ptr<grlhf_judge, Free<grlhf_judge, grlhf_judge_free>>;
 using Comparisons = std::unique_ptr<grlhf_comparisons, Free<grlhf_comparisons, grlhf_comparisons_free>>;
+using Pipeline = std::unique_ptr<grlhf_pipeline, Free<grlhf_pipeline, grlhf_pipeline_free>>;
 
 // One judgment of a grouped comparison, copied out of the library-owned result.
 struct Judgment {
@@ -510,6 +511,36 @@ void test_judge_raii() {
     rmdir(dir);
 }
 
+// A pipeline handle from a preset and JSON overrides: its resolved config is read back, and a
+// bad override throws with the key in the message. (Test_pipeline.c runs one.)
+void test_pipeline_raii() {
+    int64_t before = grlhf_live_handles();
+    {
+        grlhf_pipeline_params p;
+        grlhf::check(grlhf_pipeline_params_default(&p));
+        p.preset = "quick";
+        p.config_json = R"({"sftSteps": 5, "seed": 11})";
+        grlhf_pipeline *raw = nullptr;
+        grlhf::check(grlhf_pipeline_create(&p, &raw));
+        grlhf::Pipeline pipeline(raw);
+        int64_t length = 0;
+        grlhf::check(grlhf_pipeline_config_json(pipeline.get(), nullptr, 0, &length));
+        std::string config(static_cast<size_t>(length), '\0');
+        grlhf::check(grlhf_pipeline_config_json(pipeline.get(), &config[0], length + 1, &length));
+        CHECK(config.find("\"sftSteps\":5") != std::string::npos && config.find("\"seed\":11") != std::string::npos);
+        p.config_json = R"({"layers": 0})";
+        bool threw = false;
+        try {
+            grlhf::check(grlhf_pipeline_create(&p, &raw));
+        } catch (const grlhf::Error &e) {
+            threw = true;
+            CHECK(e.status == GRLHF_ERR_INVALID_ARGUMENT && std::strstr(e.what(), "layers") != nullptr);
+        }
+        CHECK(threw);
+    }
+    CHECK(grlhf_live_handles() == before);
+}
+
 }  // namespace
 
 int main() {
@@ -522,6 +553,7 @@ int main() {
         {"threads_setting", test_threads_setting},
         {"training_raii", test_training_raii},
         {"judge_raii", test_judge_raii},
+        {"pipeline_raii", test_pipeline_raii},
     };
     int passed = 0, failed = 0;
     for (const auto &test : tests) {

@@ -61,21 +61,34 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
     public init() {}
 
     /// `json`'s keys over `base` (a preset), so a config file names only what it changes.
-    /// Unknown keys are errors (a typo would otherwise be ignored silently).
+    /// Unknown keys are errors (a typo would otherwise be ignored silently), and so is a value
+    /// of the wrong type, named by its key.
     public static func decode(_ json: Data, over base: PipelineConfig) throws -> PipelineConfig {
-        guard let changes = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else {
-            throw GRLHFError.invalidFormat("a pipeline config must be a JSON object")
-        }
-        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as! [String: Any]
-        let unknown = Set(changes.keys).subtracting(merged.keys)
+        guard let parsed = try? JSONSerialization.jsonObject(with: json) else { throw GRLHFError.invalidArgument("the pipeline config is not valid JSON") }
+        guard let changes = parsed as? [String: Any] else { throw GRLHFError.invalidArgument("the pipeline config is not a JSON object") }
+        let original = try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as! [String: Any]
+        let unknown = Set(changes.keys).subtracting(original.keys)
         guard unknown.isEmpty else {
-            throw GRLHFError.invalidFormat("unknown pipeline config keys: \(unknown.sorted().joined(separator: ", ")); known: \(merged.keys.sorted().joined(separator: ", "))")
+            throw GRLHFError.invalidArgument("unknown pipeline config keys: \(unknown.sorted().joined(separator: ", ")); known: \(original.keys.sorted().joined(separator: ", "))")
         }
-        merged.merge(changes) { $1 }
-        do {
-            return try JSONDecoder().decode(PipelineConfig.self, from: try JSONSerialization.data(withJSONObject: merged))
-        } catch {
-            throw GRLHFError.invalidFormat("pipeline config: \(error)")
+        func decoded(_ object: [String: Any]) throws -> PipelineConfig {
+            try JSONDecoder().decode(PipelineConfig.self, from: try JSONSerialization.data(withJSONObject: object))
+        }
+        if let config = try? decoded(original.merging(changes) { $1 }) { return config }
+        for key in changes.keys.sorted() {  // name the first key whose value does not decode
+            do { _ = try decoded(original.merging([key: changes[key]!]) { $1 }) } catch {
+                throw GRLHFError.invalidArgument("pipeline config \"\(key)\": \(describe(error))")
+            }
+        }
+        return try decoded(original.merging(changes) { $1 })
+    }
+
+    static func describe(_ error: Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        switch error {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c): return c.debugDescription
+        case .keyNotFound(let key, _): return "\"\(key.stringValue)\" is missing"
+        @unknown default: return "\(error)"
         }
     }
 

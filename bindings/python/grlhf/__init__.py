@@ -23,13 +23,14 @@ from .models import Generation, ImageInfo, Model, Tokenizer, chatml_user_prompt
 from .training import (DPOTrainer, GRPOTrainer, PPOTrainer, Reward, RewardModel, RewardModelTrainer,
                        SFTTrainer, Trainer)
 from .judge import Judge
+from .pipeline import Pipeline, run_pipeline
 
 __all__ = [
     "ABI_VERSION", "Error", "Tensor", "version", "abi_version", "set_threads", "get_threads",
     "save_safetensors", "load_safetensors", "live_handles",
     "Model", "ImageInfo", "Tokenizer", "Generation", "chatml_user_prompt",
     "Trainer", "SFTTrainer", "RewardModel", "RewardModelTrainer", "DPOTrainer", "GRPOTrainer", "PPOTrainer",
-    "Reward", "Judge",
+    "Reward", "Judge", "Pipeline", "run_pipeline",
 ]
 __version__ = "0.1.0"
 

@@ -1,9 +1,18 @@
 """Finds and loads libgrlhf, declares the signature of every function in include/grlhf.h and
 turns non-zero status codes into :class:`Error`.
 
-The library is looked up in this order: the ``GRLHF_LIBRARY`` environment variable (a path to
-the .so); the repository's build outputs ``.build/release/libgrlhf.so`` then
-``.build/debug/libgrlhf.so``, found by walking up from this file; ``ctypes.util.find_library``.
+The library is looked up in this order:
+
+1. the ``GRLHF_LIBRARY`` environment variable (a path to the .so);
+2. ``lib/libgrlhf.so`` under the running environment's prefix (``sys.prefix``): a virtual
+   environment or conda environment that ``make install PREFIX=$VIRTUAL_ENV`` installed into;
+3. the repository's build outputs ``.build/release/libgrlhf.so`` then
+   ``.build/debug/libgrlhf.so``, found by walking up from this file (a checkout used in place);
+4. the dynamic loader's search (``ctypes.util.find_library("grlhf")``: the ldconfig cache, e.g.
+   after ``make install`` into /usr/local and ``ldconfig``);
+5. ``/usr/local/lib/libgrlhf.so`` (``make install``'s default prefix before ``ldconfig``).
+
+``grlhf._lib.path`` tells which one was loaded.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -183,6 +193,17 @@ class GroupParams(ctypes.Structure):
     ]
 
 
+class PipelineParams(ctypes.Structure):
+    """grlhf_pipeline_params (include/grlhf.h)."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("preset", ctypes.c_char_p),
+        ("config_json", ctypes.c_char_p),
+        ("data_dir", ctypes.c_char_p),
+        ("output_dir", ctypes.c_char_p),
+    ]
+
+
 class RewardGroup(ctypes.Structure):
     """grlhf_reward_group (include/grlhf.h): lent to a reward callback for one call."""
     _fields_ = [
@@ -202,6 +223,8 @@ class RewardGroup(ctypes.Structure):
 REWARD_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, _P(RewardGroup), _P(ctypes.c_float))
 METRICS_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
                               _P(ctypes.c_char_p), _P(ctypes.c_double))
+#: grlhf_log_fn.
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 _strings = _P(ctypes.c_char_p)
 
 #: name -> (restype, argtypes) for every function declared in include/grlhf.h.
@@ -293,6 +316,12 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "grlhf_reward_from_judge": (_status, [_handle, _P(GroupParams), _P(_handle)]),
     "grlhf_judge_accuracy": (_status, [_handle, ctypes.c_char_p, _f32p, _f32p]),
     "grlhf_judge_trainer_create": (_status, [_handle, ctypes.c_char_p, _i32, _P(GRPOParams), _P(_handle)]),
+    "grlhf_pipeline_params_default": (_status, [_P(PipelineParams)]),
+    "grlhf_pipeline_create": (_status, [_P(PipelineParams), _P(_handle)]),
+    "grlhf_pipeline_config_json": (_status, [_handle, ctypes.c_char_p, _i64, _P(_i64)]),
+    "grlhf_pipeline_run": (_status, [_handle, LOG_FN, ctypes.c_void_p]),
+    "grlhf_pipeline_summary_json": (_status, [_handle, ctypes.c_char_p, _i64, _P(_i64)]),
+    "grlhf_pipeline_free": (None, [_handle]),
     "grlhf_live_handles": (_i64, []),
 }
 
@@ -302,6 +331,9 @@ def find_library() -> str:
     explicit = os.environ.get("GRLHF_LIBRARY")
     if explicit:
         return explicit
+    in_prefix = Path(sys.prefix) / "lib" / "libgrlhf.so"
+    if in_prefix.is_file():
+        return str(in_prefix)
     for directory in Path(__file__).resolve().parents:
         for config in ("release", "debug"):
             candidate = directory / ".build" / config / "libgrlhf.so"
@@ -310,9 +342,13 @@ def find_library() -> str:
     found = ctypes.util.find_library("grlhf")
     if found:
         return found
+    default = Path("/usr/local/lib/libgrlhf.so")
+    if default.is_file():
+        return str(default)
     raise ImportError(
-        "grlhf: cannot find libgrlhf.so; build it (`swift build -c release` in the repository) "
-        "or set GRLHF_LIBRARY to its path")
+        "grlhf: cannot find libgrlhf.so; set GRLHF_LIBRARY to its path, or install it into this "
+        f"environment (`make install PREFIX={sys.prefix}` in the repository), or build it there "
+        "(`swift build -c release`)")
 
 
 def _make_errcheck(lib: ctypes.CDLL) -> Callable[..., int]:

@@ -58,6 +58,19 @@ def test_library_path_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         _lib.load(_lib.find_library())
 
 
+def test_library_path_from_environment_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # `make install PREFIX=$VIRTUAL_ENV` puts the library where an installed package finds it
+    # without GRLHF_LIBRARY; it comes before the repository's build outputs.
+    import sys
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "libgrlhf.so").write_bytes(b"")
+    monkeypatch.delenv("GRLHF_LIBRARY", raising=False)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert _lib.find_library() == str(tmp_path / "lib" / "libgrlhf.so")
+    (tmp_path / "lib" / "libgrlhf.so").unlink()
+    assert _lib.find_library() != str(tmp_path / "lib" / "libgrlhf.so")
+
+
 def test_threads() -> None:
     before = grlhf.get_threads()
     try:

@@ -398,6 +398,14 @@ def test_trainers_free_their_handles(config: Path, tok: grlhf.Tokenizer) -> None
     assert grlhf.live_handles() == base
 
 
+def test_progress_without_tqdm_is_silent(config: Path, tok: grlhf.Tokenizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm` raises ImportError
+    with model(config) as m, grlhf.SFTTrainer(m, tok, SFT_ROWS, steps=2, batch_size=3) as trainer:
+        metrics = trainer.train(progress=True)
+    assert len(metrics) == 2 and all("loss" in step for step in metrics)
+
+
 def test_progress_bar_uses_tqdm_when_installed(config: Path, tok: grlhf.Tokenizer,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
