@@ -5,7 +5,7 @@ import GRLHF
 struct PipelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
-        abstract: "Generative RLHF-V end to end on JSONL sets: tokenizer, base model, BT RM, untrained judge, GRM+SFT, GRM+RL; ID/OOD accuracy of each.")
+        abstract: "Generative RLHF-V end to end on JSONL sets: base model, BT RM, untrained judge, GRM+SFT, GRM+RL, GRPO policies with each reward, DPO, the scaling run; summary.json and report.html.")
 
     @Flag(help: "A few dozen items and steps: the whole path in well under a minute (tests).") var quick = false
     @Option(help: "A JSON object of pipeline settings (keys as in OUTPUT/config.json) over the preset's; name only what changes.") var config: String?

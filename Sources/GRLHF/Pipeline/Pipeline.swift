@@ -32,17 +32,18 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
     public var rmSteps = 300
     /// Judge format lesson (the "untrained" GRM), GRM+SFT and stage-1 RL steps.
     public var formatSteps = 150
-    public var grmSFTSteps = 300
+    public var grmSFTSteps = 900
     public var grmRLSteps = 200
-    public var judgeSFTLearningRate: Float = 3e-3
+    public var judgeSFTLearningRate: Float = 1e-3
     /// Stage 1's learning rate: higher rates wrecked the judge's output format within 20 steps
     /// (every output unparseable, so every reward 0 and no signal left).
     public var grmRLLearningRate: Float = 2e-4
     /// Longest judge output (stage-1 rollouts and every judgment).
-    public var judgeMaxTokens = 24
-    /// The target the judge SFT stages (format lesson, GRM+SFT) teach; `JudgeTraining.sftExamples`
-    /// fills `{better}`, `{worse}`, `{preferred_response}` and `{scores}`.
-    public var judgeFormat = "Scores: \\boxed{{scores}}"
+    public var judgeMaxTokens = 40
+    /// The judgment the judge SFT stages (format lesson, GRM+SFT) teach (`Judge.sftExamples`
+    /// fills the braces): an analysis that restates both answers next to the right one, then the
+    /// scores, so the comparison sits a fixed distance before the scores.
+    public var judgeFormat = "1: {response_1} 2: {response_2} Correct: {preferred_response} Scores: \\boxed{{scores}}"
     public var batchSize = 16
     public var groupSize = 8
     public var promptsPerStep = 4
