@@ -9,7 +9,8 @@ SWIFT_FLAGS := -c $(CONFIG)
 ifneq ($(CPU),)
 SWIFT_FLAGS += -Xswiftc -target-cpu -Xswiftc $(CPU)
 endif
-APT_PACKAGES := libopenblas-dev libpng-dev pkg-config
+# libpython3-dev: the embedded interpreter behind `grlhf rl --reward-fn` (pkg-config python3-embed).
+APT_PACKAGES := libopenblas-dev libpng-dev pkg-config libpython3-dev
 PY_PACKAGES := numpy pytest safetensors
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^\#define GRLHF_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$$/\2/p' include/grlhf.h | paste -sd.)
