@@ -15,6 +15,7 @@ grlhf="${1:-$root/bin/grlhf}"
 grlhf="$(cd "$(dirname "$grlhf")" && pwd)/$(basename "$grlhf")"
 lib="${2:-$root/.build/release/libgrlhf.so}"
 [ -x "$grlhf" ] && [ -f "$lib" ] || { echo "no $grlhf or $lib; build first" >&2; exit 1; }
+lib="$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")"
 fx="$root/Tests/GRLHFPythonTests/Fixtures/rewards.py"
 tok="$root/Tests/GRLHFTests/Fixtures/multimodal/tokenizer.json"
 tmp="$(mktemp -d)"
