@@ -9,7 +9,8 @@ SWIFT_FLAGS := -c $(CONFIG)
 ifneq ($(CPU),)
 SWIFT_FLAGS += -Xswiftc -target-cpu -Xswiftc $(CPU)
 endif
-APT_PACKAGES := libopenblas-dev libpng-dev pkg-config
+# libpython3-dev: the embedded interpreter behind `grlhf rl --reward-fn` (pkg-config python3-embed).
+APT_PACKAGES := libopenblas-dev libpng-dev pkg-config libpython3-dev
 PY_PACKAGES := numpy pytest safetensors
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^\#define GRLHF_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$$/\2/p' include/grlhf.h | paste -sd.)
@@ -45,9 +46,11 @@ test-capi: build data
 test-python: build data
 	GRLHF_LIBRARY=$(CURDIR)/$(BUILD)/libgrlhf.so $(PYTHON) -m pytest -q bindings/python/tests
 
-# The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds; `grlhf data` on the fetched easy-VQA.
+# The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds; Python reward
+# functions in-process (rl --reward-fn); `grlhf data` on the fetched easy-VQA.
 test-cli: build
 	bash Tests/cli/run.sh bin/grlhf
+	bash Tests/cli/python_reward.sh bin/grlhf $(BUILD)/libgrlhf.so
 	bash Tests/cli/judge_learns.sh bin/grlhf
 	bash Tests/cli/data.sh bin/grlhf
 	bash Tests/cli/pipeline_quick.sh bin/grlhf

@@ -2,6 +2,8 @@
 import PackageDescription
 
 // Engine (GRLHF) on OpenBLAS and libpng; the C ABI lives only in GRLHFC and ships as libgrlhf.so.
+// Python reward functions (GRLHFPython) embed libpython3 (pkg-config python3-embed); only the CLI
+// and Swift users of that product link it, never libgrlhf.so (loaded into Python processes).
 // Release builds drop bounds checks in the kernels; debug builds keep every check.
 let engine: [SwiftSetting] = [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
@@ -10,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "GRLHF", targets: ["GRLHF"]),
         .library(name: "grlhf", type: .dynamic, targets: ["GRLHFC"]),
+        .library(name: "GRLHFPython", targets: ["GRLHFPython"]),
         .executable(name: "grlhf-cli", targets: ["grlhf"]),  // `make build` links it as bin/grlhf
     ],
     dependencies: [
@@ -20,13 +23,20 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CPython", path: "Sources/CPython", pkgConfig: "python3-embed",
+                       providers: [.apt(["libpython3-dev"])]),
         .target(name: "GRLHF", dependencies: ["CBLAS", "CPNG"], swiftSettings: engine),
+        .target(name: "CPythonShim", dependencies: ["CPython"]),
+        .target(name: "GRLHFPython", dependencies: ["GRLHF", "CPythonShim"],
+                swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "GRLHFC", dependencies: ["GRLHF"],
                 swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(name: "grlhf", dependencies: [
-            "GRLHF", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "GRLHF", "GRLHFPython", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "GRLHFTests", dependencies: ["GRLHF"], exclude: ["Fixtures"],
+                    swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "GRLHFPythonTests", dependencies: ["GRLHFPython", "GRLHF"], exclude: ["Fixtures"],
                     swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

@@ -322,72 +322,9 @@ struct DPO: ParsableCommand {
     }
 }
 
-/// Where rl's rewards come from: exactly one source. Another source (a Python function, say) is
-/// one more case of `Source`, its option, and its line in `function`.
-struct RewardOptions: ParsableArguments {
-    @Option(help: "A reward model directory (train-rm's output); each completion is scored alone.")
-    var rewardModel: String?
-    @Option(help: ArgumentHelp("A built-in rule reward: " + RuleRewards.all.map { "\($0.name) (\($0.summary))" }.joined(separator: "; "),
-                               valueName: "name"))
-    var reward: String?
-    @Option(help: "A generative judge's model directory (train-grm's output); each group is scored by grouped comparison.")
-    var judge: String?
-    @Option(help: "With --judge: its template JSON (default: the paper's).") var judgeTemplate: String?
-    @Option(help: "With --judge: new tokens per judgment at most.") var judgeMaxTokens = 256
-    @OptionGroup var group: GroupOptions
-
-    enum Source {
-        case model(directory: String)
-        case rule(any RuleReward)
-        case judge(directory: String)
-    }
-
-    var source: Source {
-        get throws {
-            switch (rewardModel, reward, judge) {
-            case let (dir?, nil, nil): return .model(directory: dir)
-            case let (nil, name?, nil):
-                guard let rule = RuleRewards.named(name) else {
-                    throw ValidationError("--reward \(name): no such rule (known: \(RuleRewards.names.joined(separator: ", ")))")
-                }
-                return .rule(rule)
-            case let (nil, nil, dir?): return .judge(directory: dir)
-            default: throw ValidationError("give exactly one reward source: --reward-model DIR, --reward NAME or --judge DIR")
-            }
-        }
-    }
-
-    func validate() throws {
-        _ = try source
-        guard judgeMaxTokens >= 1 else { throw ValidationError("--judge-max-tokens must be at least 1") }
-    }
-
-    /// The reward function, checked against the prompts. `tokenizer` is the policy's, used when
-    /// a reward model directory has none of its own.
-    func function(prompts: [PromptExample], tokenizer: Tokenizer) throws -> RewardFunction {
-        switch try source {
-        case .model(let dir):
-            let rm = try RewardModel.load(directory: dir)
-            let own = dir + "/tokenizer.json"
-            let t = FileManager.default.fileExists(atPath: own) ? try Tokenizer.load(contentsOf: own) : tokenizer
-            return RewardModelReward(rm, encoder: try ChatEncoder(tokenizer: t, model: rm.base))
-        case .rule(let rule):
-            try rule.check(prompts)
-            return rule
-        case .judge(let dir):
-            let own = dir + "/tokenizer.json"
-            let t = FileManager.default.fileExists(atPath: own) ? try Tokenizer.load(contentsOf: own) : tokenizer
-            let judge = try Judge(model: try loadModel(directory: dir), tokenizer: t,
-                                  template: try judgeTemplate.map { try JudgeTemplate.load(contentsOf: $0) } ?? .paper)
-            judge.options = SamplingOptions(temperature: 0, maxNewTokens: judgeMaxTokens)
-            return GroupedComparisonReward(judge: judge, config: group.config)
-        }
-    }
-}
-
 struct RL: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rl", abstract: "Policy RL on {question, image?, ground_truth?} prompt rows, with a reward model, a rule reward or a generative judge (grouped comparison).")
+        commandName: "rl", abstract: "Policy RL on {question, image?, ground_truth?} prompt rows, with a reward model, rule rewards, a generative judge (grouped comparison), Python reward functions, or a weighted sum of several.")
 
     /// The policy-gradient algorithm: a case here and its trainer in `trainer`.
     enum Algorithm: String, ExpressibleByArgument, CaseIterable {
@@ -413,12 +350,12 @@ struct RL: ParsableCommand {
     @Option(help: "PPO: the critic's learning rate (constant).") var criticLr = PPOConfig().criticOptimizer.learningRate
 
     func run() throws {
-        let keys = ["reward", "loss", "kl", "completion_length"] + (rewards.judge == nil ? [] : ["judge/calls_per_group", "judge/parse_failure_rate"])
+        let keys = ["reward", "loss", "kl", "completion_length"] + (try rewards.metricKeys())
         let session = try TrainingSession("rl", training, lora, keys: keys,
                                           plot: ("reward.png", ["reward"]))
         let prompts = try session.rows(PromptExample.self)
         let (policy, tokenizer) = try model.load(seed: training.seed)
-        let reward = try rewards.function(prompts: prompts, tokenizer: tokenizer)
+        let reward = try rewards.function(prompts: prompts, tokenizer: tokenizer) { print("rl: " + $0) }
         let adapter = try lora.attach(to: policy, seed: training.seed, base: model.model)
         let encoder = try ChatEncoder(tokenizer: tokenizer, model: policy)
         let trainer = try self.trainer(policy: policy, encoder: encoder, prompts: prompts, reward: reward)

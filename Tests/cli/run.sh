@@ -135,8 +135,13 @@ run rl --model sft --data prompts.jsonl --out rl-judge --steps 2 --group-size 3 
     --judge grm --judge-template tpl.json --judge-max-tokens 6 --one-order --aggregator borda --parse-failure neutral
 grep -q '"judge/calls"' rl-judge/metrics.jsonl && [ "$(lines rl-judge/metrics.jsonl)" = 2 ] || { cat log; fail "rl --judge"; }
 refused "--response-1 and --response-2 go together" judge --model grm --question q --response-1 a
-refused "exactly one reward source" rl --model sft --data prompts.jsonl --out bad --judge grm --reward contains-ground-truth
-ok "judge, train-grm, rl --judge"
+# Several sources are summed with weights, each logged: the judge and a rule here.
+run rl --model sft --data prompts.jsonl --out rl-mixed --steps 1 --group-size 3 --prompts-per-step 1 --max-new-tokens 4 \
+    --judge grm --judge-template tpl.json --judge-max-tokens 6 --one-order --reward contains-ground-truth --reward-weights 1,0.5
+grep -q '"rewards/judge"' rl-mixed/metrics.jsonl && grep -q '"rewards/contains-ground-truth"' rl-mixed/metrics.jsonl \
+    && grep -q '"judge/calls"' rl-mixed/metrics.jsonl && grep -q "reward = 1.0 × judge + 0.5 × contains-ground-truth" log \
+    || { cat log; fail "rl --judge with a rule, weighted"; }
+ok "judge, train-grm, rl --judge (alone and weighted with a rule)"
 
 echo "== sft on a multimodal model with an image row (path relative to the JSONL file)"
 mkdir -p mm && cp "$root/Tests/GRLHFTests/Fixtures/png/rgb_filters.png" mm/pic.png
@@ -152,7 +157,9 @@ printf '%s\n' '{"question": "q", "response_1": "a", "response_2": "b", "preferre
 refused "bad-pref.jsonl:1" dpo --model sft --data bad-pref.jsonl --out bad --steps 1
 echo '{"question": "no answer here"}' >no-truth.jsonl
 refused "has no ground_truth" rl --model sft --data no-truth.jsonl --out bad --steps 1 --reward contains-ground-truth
-refused "exactly one reward source" rl --model sft --data prompts.jsonl --out bad --reward contains-ground-truth --reward-model rm
+refused "give a reward" rl --model sft --data prompts.jsonl --out bad
+refused "--reward-weights gives 3 weights for 2 reward sources" rl --model sft --data prompts.jsonl --out bad \
+    --reward contains-ground-truth --reward-model rm --reward-weights 1,2,3
 refused "no such rule" rl --model sft --data prompts.jsonl --out bad --reward nonsense
 refused "--init-config needs --tokenizer" sft --init-config text.json --data sft.jsonl --out bad
 ok "errors name the problem"

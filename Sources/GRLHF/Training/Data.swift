@@ -65,11 +65,40 @@ public struct PromptExample: Codable, Equatable, Sendable {
     public var groundTruth: String?
     /// A system turn before the question.
     public var system: String?
+    /// The row's other keys, as they were (verl's `data_source` and `extra_info`, a dataset's own
+    /// columns): the trainers ignore them, reward functions receive them, writing the row keeps them.
+    public var extra: [String: JSONValue]
 
-    enum CodingKeys: String, CodingKey { case question, image, groundTruth = "ground_truth", system }
+    enum CodingKeys: String, CodingKey, CaseIterable { case question, image, groundTruth = "ground_truth", system }
 
-    public init(question: String, image: String? = nil, groundTruth: String? = nil, system: String? = nil) {
-        self.question = question; self.image = image; self.groundTruth = groundTruth; self.system = system
+    public init(question: String, image: String? = nil, groundTruth: String? = nil, system: String? = nil,
+                extra: [String: JSONValue] = [:]) {
+        self.question = question; self.image = image; self.groundTruth = groundTruth; self.system = system; self.extra = extra
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        question = try c.decode(String.self, forKey: .question)
+        image = try c.decodeIfPresent(String.self, forKey: .image)
+        groundTruth = try c.decodeIfPresent(String.self, forKey: .groundTruth)
+        system = try c.decodeIfPresent(String.self, forKey: .system)
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        let all = try decoder.container(keyedBy: AnyCodingKey.self)
+        extra = [:]
+        for key in all.allKeys where !known.contains(key.stringValue) {
+            extra[key.stringValue] = try all.decode(JSONValue.self, forKey: key)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(question, forKey: .question)
+        try c.encodeIfPresent(image, forKey: .image)
+        try c.encodeIfPresent(groundTruth, forKey: .groundTruth)
+        try c.encodeIfPresent(system, forKey: .system)
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        var all = encoder.container(keyedBy: AnyCodingKey.self)
+        for (key, value) in extra where !known.contains(key) { try all.encode(value, forKey: AnyCodingKey(key)) }
     }
 }
 

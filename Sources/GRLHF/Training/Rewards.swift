@@ -8,19 +8,41 @@ public struct RolloutGroup: Sendable {
     public var tokens: [[Int32]]
     /// True where a completion hit the length limit instead of ending its turn.
     public var truncated: [Bool]
+
+    public init(prompt: PromptExample, completions: [String], tokens: [[Int32]], truncated: [Bool]) {
+        self.prompt = prompt; self.completions = completions; self.tokens = tokens; self.truncated = truncated
+    }
 }
 
 /// Scores every completion of a group at once (a generative judge compares them with each
 /// other; a pointwise reward scores each alone). One reward per completion.
 public protocol RewardFunction: AnyObject {
     func rewards(for group: RolloutGroup) throws -> [Float]
+    /// Every group of a rollout batch, in one call: what the trainers call, once per step. The
+    /// default scores the groups one by one; a reward that works best on the whole batch (a
+    /// Python function in TRL's convention) implements it.
+    func rewards(for groups: [RolloutGroup]) throws -> [[Float]]
     /// What the reward counted since the last call (a judge's calls and parse failures), added
     /// to the trainer's step metrics.
     func takeMetrics() -> Metrics
 }
 
 extension RewardFunction {
+    public func rewards(for groups: [RolloutGroup]) throws -> [[Float]] { try groups.map { try rewards(for: $0) } }
     public func takeMetrics() -> Metrics { [:] }
+}
+
+extension RolloutGroup {
+    /// Checks `rewards` against the group: one finite reward per completion. Errors name `source`,
+    /// the prompt and the offending completion.
+    public func check(_ rewards: [Float], from source: String) throws {
+        guard rewards.count == completions.count else {
+            throw GRLHFError.invalidArgument("\(source) returned \(rewards.count) rewards for the \(completions.count) completions of \"\(prompt.question.prefix(60))\"")
+        }
+        if let i = rewards.firstIndex(where: { !$0.isFinite }) {
+            throw GRLHFError.invalidArgument("\(source) returned \(rewards[i]) for completion \(i) of \"\(prompt.question.prefix(60))\" (\"\(completions[i].prefix(60))\"): rewards must be finite")
+        }
+    }
 }
 
 /// A reward from a Swift closure over one completion: (prompt, completion text) → reward.
@@ -61,14 +83,17 @@ extension ChatEncoder {
         o.seed = seed
         let encoded = try prompts.map { try prompt($0.question, image: $0.image, system: $0.system) }
         let sampled = policy.sample(prompts: encoded.map(\.ids), images: encoded.map(\.images), count: count, options: o)
-        return try zip(prompts, zip(encoded, sampled)).map { prompt, pair in
-            let (encoded, group) = pair
-            let r = try reward.rewards(for: RolloutGroup(prompt: prompt, completions: group.map { text($0.tokens) },
-                                                         tokens: group.map(\.tokens), truncated: group.map { $0.finishReason == .length }))
-            guard r.count == group.count, r.allSatisfy(\.isFinite) else {
-                throw GRLHFError.invalidArgument("the reward function returned \(r.count) rewards for \(group.count) completions, or a non-finite one: \(r.prefix(8))")
-            }
-            return ScoredGroup(prompt: prompt, ids: encoded.ids, images: encoded.images, completions: group, rewards: r)
+        let groups = zip(prompts, sampled).map { prompt, group in
+            RolloutGroup(prompt: prompt, completions: group.map { text($0.tokens) }, tokens: group.map(\.tokens),
+                         truncated: group.map { $0.finishReason == .length })
+        }
+        let rewards = try reward.rewards(for: groups)  // the whole rollout batch in one call
+        guard rewards.count == groups.count else {
+            throw GRLHFError.invalidArgument("the reward function returned rewards for \(rewards.count) groups, the batch has \(groups.count)")
+        }
+        for (g, r) in zip(groups, rewards) { try g.check(r, from: "the reward function") }
+        return zip(groups.indices, zip(encoded, sampled)).map { i, pair in
+            ScoredGroup(prompt: prompts[i], ids: pair.0.ids, images: pair.0.images, completions: pair.1, rewards: rewards[i])
         }
     }
 }
@@ -83,10 +108,13 @@ public final class GroundTruthWatch: RewardFunction {
 
     public init(_ reward: RewardFunction, truth: RewardFunction) { self.reward = reward; self.truth = truth }
 
-    public func rewards(for group: RolloutGroup) throws -> [Float] {
-        let hits = try truth.rewards(for: group)
+    public func rewards(for group: RolloutGroup) throws -> [Float] { try rewards(for: [group])[0] }
+
+    public func rewards(for groups: [RolloutGroup]) throws -> [[Float]] {
+        let hits = try truth.rewards(for: groups).joined()
+        let r = try reward.rewards(for: groups)
         correct += hits.reduce(0, +); seen += hits.count
-        return try reward.rewards(for: group)
+        return r
     }
 
     public func takeMetrics() -> Metrics {
