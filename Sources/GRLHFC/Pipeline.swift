@@ -52,7 +52,7 @@ enum PipelineConfigCheck {
 
     static func json(_ config: PipelineConfig) throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(config), as: UTF8.self)
     }
 
@@ -172,7 +172,7 @@ final class PipelineBox {
         pipeline.log = { log?($0) }
         let summary = try pipeline.run()
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = String(decoding: try encoder.encode(summary), as: UTF8.self)
         lock.lock()
         summaryJSON = json

@@ -293,7 +293,7 @@ import Testing
             let decoded = try JSONDecoder().decode(EasyVQA.Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json")))
             #expect(decoded == manifest)
             #expect(manifest.files["prefs_train.jsonl"]?.rows == 12 && manifest.files["prompts_test_ood.jsonl"]?.rows == 7)
-            #expect(manifest.files.count == 7 && manifest.heldOutTemplates == options.heldOutTemplates)
+            #expect(manifest.files.count == 8 && manifest.heldOutTemplates == options.heldOutTemplates)
             #expect(manifest.source.sha256["test"] == data.sha256["test"] && manifest.source.package == "easy-vqa")
             #expect(manifest.pools.trainHeldOut == 12 * 2 && manifest.seed == 5)
         }

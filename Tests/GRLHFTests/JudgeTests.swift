@@ -98,21 +98,21 @@ final class MockJudge: PairwiseJudge {
     static let quality: [String: Float] = ["a": 2, "b": 4, "c": 6, "d": 8, "e": 9]
 
     @Test func bothOrdersCancelThePositionBiasAndCostNTimesNMinusOne() throws {
-        let judge = MockJudge(quality: Self.quality, positionBias: 3)
+        let judge = MockJudge(quality: Self.quality, positionBias: 1)
         let both = GroupedComparisonReward(judge: judge)
         let r = try both.scores(question: "q", image: nil, responses: Self.responses).rewards
         #expect(judge.calls == 5 * 4)
         // Each response is first in half its comparisons: its mean is its quality + bias/2 plus,
-        // for the rest, the mean of the others' qualities... only its own scores count: q + 1.5.
-        #expect(zip(r, Self.responses).allSatisfy { abs($0 - (Self.quality[$1]! + 1.5)) < 1e-5 })
+        // for the rest, the mean of the others' qualities... only its own scores count: q + 0.5.
+        #expect(zip(r, Self.responses).allSatisfy { abs($0 - (Self.quality[$1]! + 0.5)) < 1e-5 })
         var config = GroupedComparisonConfig()
         config.bothOrders = false
-        let once = MockJudge(quality: Self.quality, positionBias: 3)
+        let once = MockJudge(quality: Self.quality, positionBias: 1)
         let single = try GroupedComparisonReward(judge: once, config: config).scores(question: "q", image: nil, responses: Self.responses).rewards
         #expect(once.calls == 5 * 4 / 2)
         // One order: earlier responses are shown first more often, so the bias favours them.
         let bias = zip(single, Self.responses).map { $0 - Self.quality[$1]! }
-        #expect(bias[0] == 3 && bias[4] == 0 && bias == bias.sorted(by: >))
+        #expect(bias[0] == 1 && bias[4] == 0 && bias == bias.sorted(by: >))
         #expect(both.takeMetrics()["judge/calls"] == 20)
     }
 
@@ -158,6 +158,17 @@ final class MockJudge: PairwiseJudge {
         let neutral = try GroupedComparisonReward(judge: judge, config: config).scores(question: "q", image: nil, responses: ["a", "e"]).rewards
         let expected: [Float] = [3.75, 7.25]  // each has one real score and one neutral 5.5
         #expect(neutral == expected)
+    }
+
+    /// A score off the 1–10 scale is a malformed judgment, not a huge reward.
+    @Test func scoresOffTheScaleCountAsParseFailures() throws {
+        let judge = RuleJudge { $0 == "a" ? 900 : 3 }
+        let reward = GroupedComparisonReward(judge: judge)
+        #expect(try reward.scores(question: "q", image: nil, responses: ["a", "b", "c"]).rewards == [5.5, 3, 3])
+        #expect(reward.takeMetrics()["judge/parse_failure_rate"] == Double(4) / 6)
+        var any = GroupedComparisonConfig()
+        any.scoreRange = nil
+        #expect(try GroupedComparisonReward(judge: judge, config: any).scores(question: "q", image: nil, responses: ["a", "b"]).rewards == [900, 3])
     }
 
     @Test func everyAggregatorRanksATransitiveJudgeInOrder() throws {

@@ -90,7 +90,7 @@ static void test_params_and_presets(void) {
           p.output_dir == NULL);
     EXPECT(grlhf_pipeline_create(NULL, &tiny), GRLHF_OK); /* NULL params: the tiny preset */
     text = config_of(tiny);
-    CHECK(strstr(text, "\"name\":\"tiny\"") != NULL && strstr(text, "\"sftSteps\":600") != NULL);
+    CHECK(strstr(text, "\"name\":\"tiny\"") != NULL && strstr(text, "\"sftSteps\":3000") != NULL);
     free(text);
 
     quick = create("quick", "{\"sftSteps\": 7, \"seed\": 9, \"scalingGroups\": [2]}", "/data/x", "out/y");

@@ -15,6 +15,10 @@ public struct GroupedComparisonConfig: Codable, Equatable, Sendable {
         case neutral
     }
     public var parseFailure = ParseFailurePolicy.drop
+    /// The judge's scale (the template asks for 1–10). A score outside it counts as a parse
+    /// failure: the mean aggregator would otherwise let one "\boxed{900, 1}" outweigh every other
+    /// comparison of the group (seen when a stage-1 judge met a drifting policy). nil: any score.
+    public var scoreRange: ClosedRange<Float>? = 1...10
 
     public enum Aggregator: String, Codable, Sendable, CaseIterable {
         /// S(y_i): the mean of y_i's scores (the paper's method).
@@ -91,7 +95,8 @@ public final class GroupedComparisonReward: RewardFunction {
         // Each comparison's two scores, by response.
         var outcomes: [(i: Int, j: Int, si: Float, sj: Float)] = []
         for ((i, j), judgment) in zip(pairs, judgments) {
-            if let (s1, s2) = judgment.verdict.scores, s1.isFinite, s2.isFinite {
+            if let (s1, s2) = judgment.verdict.scores, s1.isFinite, s2.isFinite,
+               config.scoreRange.map({ $0.contains(s1) && $0.contains(s2) }) ?? true {
                 outcomes.append((i, j, s1, s2))
             } else {
                 failures += 1

@@ -47,10 +47,10 @@ def check_summary(summary: Dict[str, Any]) -> None:
     assert summary["preset"] == "quick"
     assert set(summary["rewardModels"]) == REWARD_MODELS
     for result in summary["rewardModels"].values():
-        assert all(math.isfinite(v) and 0 <= v <= 1 for v in (result["id"], result["ood"], result["parseFailures"]))
+        assert all(math.isfinite(v) and 0 <= v <= 1 for v in (result["id"]["overall"], result["ood"]["overall"], result["parseFailures"]))
     assert set(summary["policies"]) == POLICIES
     for result in summary["policies"].values():
-        assert 0 <= result["id"] <= 1 and 0 <= result["ood"] <= 1
+        assert 0 <= result["id"]["overall"] <= 1 and 0 <= result["ood"]["overall"] <= 1
     assert sorted(p["n"] for p in summary["scaling"]) == [2, 2, 3, 3]
     assert summary["idPairs"] == summary["oodPairs"] == 8
 
