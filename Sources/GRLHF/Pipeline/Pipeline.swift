@@ -283,10 +283,10 @@ public final class Pipeline {
             ("judge SFT loss", [Curve(label: "GRM format lesson", stage: "grm", metric: "loss"), Curve(label: "GRM+SFT", stage: "grm-sft", metric: "loss")]),
             ("GRM+RL (stage 1)", [Curve(label: "accuracy reward", stage: "grm-rl", metric: "reward"),
                                   Curve(label: "parse failures", stage: "grm-rl", metric: "judge/parse_failure_rate")]),
-            ("RL policies: ground-truth accuracy of rollouts", policies.map { Curve(label: $0.label, stage: $0.stage, metric: "ground_truth_accuracy") }),
-            ("RL policies: KL to the base", policies.map { Curve(label: $0.label, stage: $0.stage, metric: "kl") }),
+            ("rollouts right by ground truth", policies.map { Curve(label: $0.label, stage: $0.stage, metric: "ground_truth_accuracy") }),
+            ("policies' KL to the base", policies.map { Curve(label: $0.label, stage: $0.stage, metric: "kl") }),
             ("DPO", [Curve(label: "loss", stage: "policy-dpo", metric: "loss"), Curve(label: "reward accuracy", stage: "policy-dpo", metric: "rewards/accuracies")]),
-        ] + policies.map { ("reward: " + $0.label, [Curve(label: "reward", stage: $0.stage, metric: "reward")]) }
+        ] + policies.map { ($0.label, [Curve(label: "reward", stage: $0.stage, metric: "reward")]) }
     }
 
     /// SFT of `model` on `rows` (cosine schedule at `sftLearningRate`), saved into `dir`.
