@@ -37,7 +37,7 @@ import Testing
         let good = Counting { _ in 1 }
         let short = PointwiseReward { _, _ in .nan }
         let combined = try CombinedReward([.init(name: "good", reward: good), .init(name: "broken", reward: short)])
-        #expect(throws: GRLHFError.invalidArgument("reward \"broken\" returned nan for completion 0 of \"What color is the sky?\" (\"a\"): rewards must be finite")) {
+        #expect(throws: GRLHFError.invalidArgument("reward \"broken\" returned a non-finite reward (nan) for completion 0 of \"What color is the sky?\" (\"a\")")) {
             try combined.rewards(for: [Self.group("blue", ["a"])])
         }
         #expect(combined.takeMetrics()["rewards/good"] == nil)

@@ -40,7 +40,7 @@ extension RolloutGroup {
             throw GRLHFError.invalidArgument("\(source) returned \(rewards.count) rewards for the \(completions.count) completions of \"\(prompt.question.prefix(60))\"")
         }
         if let i = rewards.firstIndex(where: { !$0.isFinite }) {
-            throw GRLHFError.invalidArgument("\(source) returned \(rewards[i]) for completion \(i) of \"\(prompt.question.prefix(60))\" (\"\(completions[i].prefix(60))\"): rewards must be finite")
+            throw GRLHFError.invalidArgument("\(source) returned a non-finite reward (\(rewards[i])) for completion \(i) of \"\(prompt.question.prefix(60))\" (\"\(completions[i].prefix(60))\")")
         }
     }
 }
