@@ -30,14 +30,20 @@ import Testing
         func policy(_ id: Float) -> PolicyResult { PolicyResult(id: SetAccuracy([id], tags: [nil]), ood: SetAccuracy([0], tags: [nil])) }
         let grmRL = PipelineSummary.policyOrder[3], bt = PipelineSummary.policyOrder[1]
         var s = PipelineSummary(preset: "t", rewardModels: ["BT RM": rm(0.6), "GRM (untrained)": rm(0.5), "GRM+SFT": rm(0.55), "GRM+RL": rm(0.7)],
-                                policies: [bt: policy(0.5), grmRL: policy(0.75)],
-                                scaling: [ScalingPoint(reward: grmRL, n: 3, idGain: 0.01, oodGain: 0), ScalingPoint(reward: grmRL, n: 5, idGain: 0.02, oodGain: 0)],
-                                rewardWatch: [], stages: [], idPairs: 1, oodPairs: 1, idPrompts: 1, oodPrompts: 1)
+                                policies: [PipelineSummary.policyOrder[0]: policy(0.5), bt: policy(0.5), grmRL: policy(0.75)],
+                                scaling: [ScalingPoint(reward: grmRL, n: 3, idGain: 0.01, oodGain: 0), ScalingPoint(reward: grmRL, n: 5, idGain: 0.2, oodGain: 0)],
+                                rewardWatch: [], stages: [], idPairs: 1000, oodPairs: 1000, idPrompts: 1000, oodPrompts: 1000)
         #expect(s.claims.count == 4 && s.claims.allSatisfy(\.reproduced))
         s.rewardModels["GRM+RL"] = rm(0.52)
         s.scaling[1].idGain = 0
         #expect(s.claims.map(\.reproduced) == [false, false, true, false])
-        #expect(s.table.contains("not reproduced: GRM+RL beats the BT RM on OOD pairs (OOD accuracy 0.520 vs 0.600)"))
+        #expect(s.table.contains("not reproduced: GRM+RL beats the BT RM on OOD pairs (OOD accuracy 0.520 vs 0.600, 2 SE 0.044)"))
+        // The same orderings on 200 items are within noise: a margin must clear 2 SE to count.
+        s.rewardModels["GRM+RL"] = rm(0.63)
+        s.oodPairs = 200
+        #expect(!s.claims[1].reproduced && s.claims[1].evidence == "OOD accuracy 0.630 vs 0.600, 2 SE 0.097")
+        s.scaling[1].idGain = 0.02
+        #expect(!s.claims[3].reproduced && s.claims[3].evidence.hasSuffix("(rising, within 2 SE)"))
     }
 
     @Test func configFilesOverlayThePreset() throws {

@@ -59,7 +59,8 @@ extension Judge {
     /// dataset — its per-response scores rescaled linearly from their range over `pairs` onto
     /// 1–10 and rounded, or, without them, `labelScores` for the preferred and the other
     /// response. The criteria and analysis lines are fixed text (`format` fills `{better}`,
-    /// `{worse}`, `{preferred_response}`, `{response_1}`, `{response_2}`, `{scores}`).
+    /// `{worse}`, `{preferred_response}`, `{response_1}`, `{response_2}`, `{verdict_1}` and
+    /// `{verdict_2}` ("right" for the preferred response, else "wrong"), `{scores}`).
     public func sftExamples(_ pairs: [PreferenceExample], labelScores: (preferred: Float, other: Float) = (8, 3),
                             format: String = "Specific Criteria: correctness and relevance to the question (weight 1.0).\nAnalysis: Response {better} answers better than Response {worse}.\nScores: \\boxed{{scores}}") -> [SFTExample] {
         let all = pairs.flatMap { [$0.score1, $0.score2].compactMap { $0 } }
@@ -76,6 +77,7 @@ extension Judge {
             let m = messages(Comparison(question: pair.question, image: pair.image, response1: pair.response1, response2: pair.response2))
             let target = JudgeTemplate.fill(format, ["better": String(pair.preferred), "worse": String(3 - pair.preferred),
                                                      "preferred_response": pair.chosen, "response_1": pair.response1, "response_2": pair.response2,
+                                                     "verdict_1": pair.preferred == 1 ? "right" : "wrong", "verdict_2": pair.preferred == 2 ? "right" : "wrong",
                                                      "scores": "\(number(s1)), \(number(s2))"])
             return SFTExample(question: m.user, image: pair.image, response: target, system: m.system)
         }

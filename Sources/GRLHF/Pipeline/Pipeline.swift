@@ -39,11 +39,13 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
     /// (every output unparseable, so every reward 0 and no signal left).
     public var grmRLLearningRate: Float = 2e-4
     /// Longest judge output (stage-1 rollouts and every judgment).
-    public var judgeMaxTokens = 40
+    public var judgeMaxTokens = 64
     /// The judgment the judge SFT stages (format lesson, GRM+SFT) teach (`Judge.sftExamples`
-    /// fills the braces): an analysis that restates both answers next to the right one, then the
-    /// scores, so the comparison sits a fixed distance before the scores.
-    public var judgeFormat = "1: {response_1} 2: {response_2} Correct: {preferred_response} Scores: \\boxed{{scores}}"
+    /// fills the braces): an analysis that states the right answer, then restates each response
+    /// with a verdict right after it, then the scores. Each step is then local (compare a
+    /// response with the answer a few tokens back); with the scores alone, or with the answers
+    /// restated but no verdicts, the judges stayed at chance (README, Results).
+    public var judgeFormat = "Correct: {preferred_response} 1: {response_1} {verdict_1}. 2: {response_2} {verdict_2}. Scores: \\boxed{{scores}}"
     public var batchSize = 16
     public var groupSize = 8
     public var promptsPerStep = 4
