@@ -47,7 +47,8 @@ enum PipelineReport {
         if !summary.scaling.isEmpty {
             html += "<h2>Scaling: gain over the base by responses per prompt n</h2>"
             var plot = LinePlot(title: "ID accuracy gain over the base", xLabel: "responses per prompt n", width: 560, height: 320)
-            for reward in Array(NSOrderedSet(array: summary.scaling.map(\.reward))) as! [String] {
+            var seen = Set<String>()
+            for reward in summary.scaling.map(\.reward) where seen.insert(reward).inserted {
                 plot.add(reward, summary.scaling.filter { $0.reward == reward }.map { (Double($0.n), Double($0.idGain)) })
             }
             html += try image(plot, plots + "/scaling.png")
