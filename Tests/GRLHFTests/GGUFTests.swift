@@ -204,3 +204,50 @@ private func ggufError(_ b: [UInt8], sourceLocation: SourceLocation = #_sourceLo
         #expect(loaded > 0)
     }
 }
+
+/// A random 2-layer Llama written in llama.cpp's layout (q/k permuted, Q8_0/Q4_1/F16/F32) by
+/// make_gguf_fixtures.py, against the numpy adjacent-pair forward on the dequantized weights.
+@Suite struct GGUFLlamaTests {
+    @Test func tinyLlamaMatchesNumpyForward() throws {
+        let f = try GGUFFile(bytes: bytes("tiny_llama.gguf"))
+        let model = try DecoderLM.load(gguf: f)
+        let c = model.config
+        #expect(c.numHiddenLayers == 2 && c.hiddenSize == 64 && c.numAttentionHeads == 4 && c.numKeyValueHeads == 2)
+        #expect(c.intermediateSize == 96 && c.vocabSize == 80 && !c.tieWordEmbeddings && c.rmsNormEps == 1e-5)
+        let expected = Dictionary(uniqueKeysWithValues: try Safetensors.read(
+            contentsOf: fixtures.appendingPathComponent("tiny_llama.expected").path).map { ($0.name, $0.tensor) })
+        let ids = try #require(expected["ids"]).scalars.map { Int32($0) }
+        let want = try #require(expected["logits"])
+        let got = model(ids, batch: 1, time: ids.count)
+        #expect(got.shape == [1, ids.count, 80] && want.shape == [ids.count, 80])
+        let scale = want.scalars.map(abs).max()!
+        let worst = zip(got.scalars, want.scalars).map { abs($0 - $1) }.max()!
+        #expect(worst <= 1e-4 * scale, "max |Δlogit| \(worst), largest logit \(scale)")
+    }
+
+    @Test func modelLoaderErrors() throws {
+        let good = try bytes("tiny_llama.gguf")
+        func replacing(_ a: String, _ b: String) -> [UInt8] {
+            var c = good
+            let i = find(ggufString(a), in: good)
+            c.replaceSubrange(i ..< i + 8 + a.utf8.count, with: ggufString(b))
+            return c
+        }
+        func loadError(_ b: [UInt8]) -> String {
+            do { _ = try DecoderLM.load(gguf: GGUFFile(bytes: b)); return "loaded" } catch { return "\(GRLHFError(error))" }
+        }
+        #expect(loadError(replacing("blk.1.ffn_up.weight", "blk.1.ffn_xx.weight")) == "gguf: no tensor \"blk.1.ffn_up.weight\"")
+        #expect(loadError(replacing("llama.block_count", "llama.block_counx")) == "gguf: missing key \"llama.block_count\"")
+        #expect(loadError(replacing("output_norm.weight", "output_norx.weight")).contains("no tensor \"output_norm.weight\""))
+        // An architecture string of the same length as "llama".
+        let arch = find(ggufString("general.architecture") + le(UInt32(8)) + ggufString("llama"), in: good) + 8 + 20 + 4 + 8
+        var gpt = good
+        gpt.replaceSubrange(arch ..< arch + 5, with: Array("gpt2x".utf8))
+        #expect(loadError(gpt).contains("architecture \"gpt2x\""))
+        // A block count claiming more layers than the file holds fails before allocating them.
+        var many = good
+        let count = find(ggufString("llama.block_count") + le(UInt32(4)), in: good) + 8 + 17 + 4
+        put(UInt32(1_000_000), at: count, in: &many)
+        #expect(loadError(many).hasPrefix("gguf: no tensor \"blk.2."))
+    }
+}

@@ -19,7 +19,7 @@ extension DecoderLM {
 
     public static func load(gguf f: GGUFFile) throws -> DecoderLM {
         let config = try ggufConfig(f)
-        let model = try DecoderLM(config)
+        let model = try DecoderLM(config, seed: 0, std: 0)
         // Plan: every parameter's GGUF tensor, with its shape checked, before reading any data.
         var plan: [(param: Tensor, info: GGUFTensorInfo, permuteHeads: Int?)] = []
         var used = Set<String>()

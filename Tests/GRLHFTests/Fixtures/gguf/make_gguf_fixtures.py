@@ -14,6 +14,12 @@ Outputs (beside this script):
   aligned64.gguf   v3 with general.alignment = 64, two small tensors.
   v2.gguf          aligned64.gguf with its version field set to 2 (v2 and v3 share the layout on
                    little-endian machines; GGUFWriter writes only v3).
+  tiny_llama.gguf  a random 2-layer Llama in llama.cpp's names and layout (q/k rows permuted as
+                   convert_hf_to_gguf.py does; Q8_0 embedding, Q4_1 matrices, F32 norms, an
+                   untied F16 output.weight), and tiny_llama.expected (safetensors: "ids" as
+                   floats and "logits" [T, V] of the numpy forward of reference/data.md
+                   Appendix 2, adjacent-pair RoPE on the permuted weights, from the dequantized
+                   weights).
 """
 import os
 import struct
@@ -23,7 +29,6 @@ import gguf
 from gguf import GGUFWriter, GGMLQuantizationType as T
 from gguf.quants import quantize, dequantize
 
-assert gguf.__version__ if hasattr(gguf, "__version__") else True
 here = os.path.dirname(os.path.abspath(__file__))
 rng = np.random.default_rng(20240607)
 
@@ -133,9 +138,75 @@ def write_aligned():
     open(os.path.join(here, "v2.gguf"), "wb").write(bytes(data))
 
 
+def hf_to_gguf_permute(w, n_head):
+    """convert_hf_to_gguf.py's LlamaModel.permute: rows of each head reordered for adjacent-pair RoPE."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def write_tiny_llama():
+    L, H, nh, nkv, F, V = 2, 64, 4, 2, 96, 80
+    D, eps, base = H // nh, 1e-5, 10000.0
+    path = os.path.join(here, "tiny_llama.gguf")
+    w = GGUFWriter(path, arch="llama")
+    w.add_block_count(L); w.add_context_length(128); w.add_embedding_length(H); w.add_feed_forward_length(F)
+    w.add_head_count(nh); w.add_head_count_kv(nkv); w.add_layer_norm_rms_eps(eps); w.add_rope_freq_base(base)
+    w.add_rope_dimension_count(D); w.add_vocab_size(V)
+    W = {}
+
+    def add(name, x, qtype):
+        data = x if qtype in (T.F32, T.F16) else quantize(x, qtype)
+        w.add_tensor(name, data, raw_dtype=qtype if qtype not in (T.F32, T.F16) else None)
+        W[name] = dequantize(data, qtype).astype(np.float32).reshape(x.shape)
+
+    g = lambda *shape: (rng.standard_normal(shape) * 0.2).astype(np.float32)
+    add("token_embd.weight", g(V, H) * 5, T.Q8_0)
+    for l in range(L):
+        p = f"blk.{l}."
+        add(p + "attn_norm.weight", (1 + g(H)), T.F32)
+        add(p + "attn_q.weight", hf_to_gguf_permute(g(nh * D, H), nh), T.Q4_1)
+        add(p + "attn_k.weight", hf_to_gguf_permute(g(nkv * D, H), nkv), T.Q4_1)
+        add(p + "attn_v.weight", g(nkv * D, H), T.Q4_1)
+        add(p + "attn_output.weight", g(H, nh * D), T.Q4_1)
+        add(p + "ffn_norm.weight", (1 + g(H)), T.F32)
+        add(p + "ffn_gate.weight", g(F, H), T.Q4_1)
+        add(p + "ffn_up.weight", g(F, H), T.Q4_1)
+        add(p + "ffn_down.weight", g(H, F), T.Q4_1)
+    add("output_norm.weight", 1 + g(H), T.F32)
+    add("output.weight", g(V, H).astype(np.float16), T.F16)
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+
+    def rms(x, wt): return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * wt
+
+    def rope(x, pos):
+        inv = base ** (-np.arange(0, D, 2) / D); ang = pos[:, None] * inv[None, :]
+        c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+        o = np.empty_like(x); x0, x1 = x[..., 0::2], x[..., 1::2]
+        o[..., 0::2] = x0 * c - x1 * s; o[..., 1::2] = x0 * s + x1 * c
+        return o
+
+    ids = np.array([3, 17, 42, 5, 79, 0, 11, 64, 23])
+    T_ = len(ids); x = W["token_embd.weight"][ids].astype(np.float64); pos = np.arange(T_, dtype=np.float64)
+    mask = np.triu(np.full((T_, T_), -np.inf), 1)
+    for l in range(L):
+        p = f"blk.{l}."; h = rms(x, W[p + "attn_norm.weight"])
+        q = rope((h @ W[p + "attn_q.weight"].T).reshape(T_, nh, D), pos)
+        k = rope((h @ W[p + "attn_k.weight"].T).reshape(T_, nkv, D), pos)
+        v = (h @ W[p + "attn_v.weight"].T).reshape(T_, nkv, D)
+        k, v = np.repeat(k, nh // nkv, 1), np.repeat(v, nh // nkv, 1)
+        a = np.einsum("thd,shd->hts", q, k) / np.sqrt(D) + mask
+        a = np.exp(a - a.max(-1, keepdims=True)); a /= a.sum(-1, keepdims=True)
+        x = x + np.einsum("hts,shd->thd", a, v).reshape(T_, H) @ W[p + "attn_output.weight"].T
+        h = rms(x, W[p + "ffn_norm.weight"]); gt = h @ W[p + "ffn_gate.weight"].T; u = h @ W[p + "ffn_up.weight"].T
+        x = x + ((gt / (1 + np.exp(-gt))) * u) @ W[p + "ffn_down.weight"].T
+    logits = rms(x, W["output_norm.weight"]) @ W["output.weight"].T
+    write_safetensors(os.path.join(here, "tiny_llama.expected"),
+                      {"ids": ids.astype(np.float32), "logits": logits.astype(np.float32)})
+
+
 if __name__ == "__main__":
     write_quants()
     write_aligned()
+    write_tiny_llama()
     for f in sorted(os.listdir(here)):
         if not f.endswith(".py"):
             print(f, os.path.getsize(os.path.join(here, f)))
