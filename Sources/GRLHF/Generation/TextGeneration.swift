@@ -1,8 +1,9 @@
 import Foundation
 
 /// Text (and an image) in, text out: a model directory (config.json, model.safetensors,
-/// tokenizer.json), a prompt rendered with the ChatML template unless `chat` is false, and
-/// sampling options. What `grlhf generate` runs.
+/// tokenizer.json) or a Llama `.gguf` file (weights, tokenizer and chat template in one), a
+/// prompt rendered with the ChatML template unless `chat` is false (with a GGUF, the template's
+/// default system message when it has one), and sampling options. What `grlhf generate` runs.
 public enum TextGeneration {
     public struct Result {
         public var text: String
@@ -15,8 +16,23 @@ public enum TextGeneration {
     /// on its own line before the prompt, as LLaVA's templates put it.
     public static func run(modelDirectory: String, prompt: String, imagePath: String? = nil, chat: Bool = true,
                            options: SamplingOptions) throws -> Result {
-        let model = try loadModel(directory: modelDirectory)
-        let tokenizer = try Tokenizer.load(contentsOf: modelDirectory + "/tokenizer.json")
+        let model: any CausalLM, tokenizer: Tokenizer
+        var system: String?
+        if modelDirectory.hasSuffix(".gguf") {
+            let file = try GGUFFile.open(modelDirectory)
+            model = try DecoderLM.load(gguf: file)
+            tokenizer = try Tokenizer(gguf: file)
+            if chat {
+                let template = try file.string("tokenizer.chat_template")
+                if let template, !template.contains("<|im_start|>") {
+                    throw GRLHFError.unsupported("\(modelDirectory): the chat template is not ChatML (use --raw)")
+                }
+                system = template.flatMap { ChatTemplate.defaultSystemMessage(chatMLTemplate: $0) }
+            }
+        } else {
+            model = try loadModel(directory: modelDirectory)
+            tokenizer = try Tokenizer.load(contentsOf: modelDirectory + "/tokenizer.json")
+        }
         guard tokenizer.vocabSize <= model.vocabSize else {
             throw GRLHFError.invalidArgument("tokenizer has \(tokenizer.vocabSize) tokens, the model \(model.vocabSize)")
         }
@@ -31,7 +47,8 @@ public enum TextGeneration {
             images = try multimodal.pixels(pngAt: imagePath)
             message = placeholder + "\n" + prompt
         }
-        let text = chat ? ChatTemplate.chatML(messages: [("user", message)], addGenerationPrompt: true) : message
+        let messages = (system.map { [("system", $0)] } ?? []) + [("user", message)]
+        let text = chat ? ChatTemplate.chatML(messages: messages, addGenerationPrompt: true) : message
         let ids = tokenizer.encode(text)
         guard !ids.isEmpty else { throw GRLHFError.invalidArgument("the prompt encodes to no tokens") }
         let placeholders = ids.filter { $0 == model.imageTokenId }.count

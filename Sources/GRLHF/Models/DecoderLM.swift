@@ -129,15 +129,15 @@ public final class DecoderLM: Module {
         let q: Linear, k: Linear, v: Linear, o: Linear
         let mlp: MLP
 
-        init(_ c: Config, rng: inout PCG32) {
+        init(_ c: Config, std: Float, rng: inout PCG32) {
             let qWidth = c.numAttentionHeads * c.headDim, kvWidth = c.numKeyValueHeads * c.headDim
             inputNorm = RMSNorm(c.hiddenSize, eps: c.rmsNormEps)
             postNorm = RMSNorm(c.hiddenSize, eps: c.rmsNormEps)
-            q = Linear(c.hiddenSize, qWidth, bias: c.qkvBias, rng: &rng)
-            k = Linear(c.hiddenSize, kvWidth, bias: c.qkvBias, rng: &rng)
-            v = Linear(c.hiddenSize, kvWidth, bias: c.qkvBias, rng: &rng)
-            o = Linear(qWidth, c.hiddenSize, bias: c.outputBias, rng: &rng)
-            mlp = MLP(dim: c.hiddenSize, hidden: c.intermediateSize, kind: .swiglu, bias: c.mlpBias, rng: &rng)
+            q = Linear(c.hiddenSize, qWidth, bias: c.qkvBias, std: std, rng: &rng)
+            k = Linear(c.hiddenSize, kvWidth, bias: c.qkvBias, std: std, rng: &rng)
+            v = Linear(c.hiddenSize, kvWidth, bias: c.qkvBias, std: std, rng: &rng)
+            o = Linear(qWidth, c.hiddenSize, bias: c.outputBias, std: std, rng: &rng)
+            mlp = MLP(dim: c.hiddenSize, hidden: c.intermediateSize, kind: .swiglu, bias: c.mlpBias, std: std, rng: &rng)
             super.init()
             register("input_layernorm", inputNorm)
             let attention = Module()
@@ -174,14 +174,19 @@ public final class DecoderLM: Module {
     let embed: Embedding, layers: ModuleList<Layer>, norm: RMSNorm, head: Linear?
 
     /// A randomly initialized model (normal, std 0.02; norms at 1) from `config`.
-    public init(_ config: Config, seed: UInt64 = 0) throws {
+    public convenience init(_ config: Config, seed: UInt64 = 0) throws {
+        try self.init(config, seed: seed, std: 0.02)
+    }
+
+    /// std 0: every weight zero, nothing drawn (a model whose weights are loaded next).
+    init(_ config: Config, seed: UInt64, std: Float) throws {
         try config.validate()
         self.config = config
         var rng = PCG32(seed: seed)
-        embed = Embedding(config.vocabSize, config.hiddenSize, rng: &rng)
-        layers = ModuleList((0..<config.numHiddenLayers).map { _ in Layer(config, rng: &rng) })
+        embed = Embedding(config.vocabSize, config.hiddenSize, std: std, rng: &rng)
+        layers = ModuleList((0..<config.numHiddenLayers).map { _ in Layer(config, std: std, rng: &rng) })
         norm = RMSNorm(config.hiddenSize, eps: config.rmsNormEps)
-        head = config.tieWordEmbeddings ? nil : Linear(config.hiddenSize, config.vocabSize, bias: false, rng: &rng)
+        head = config.tieWordEmbeddings ? nil : Linear(config.hiddenSize, config.vocabSize, bias: false, std: std, rng: &rng)
         super.init()
         let model = Module()
         model.register("embed_tokens", embed); model.register("layers", layers); model.register("norm", norm)

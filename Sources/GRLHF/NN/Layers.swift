@@ -5,8 +5,9 @@ public final class Linear: Module {
     /// A low-rank update added to the output (set by `LoRA.attach`).
     public internal(set) var adapter: LoRAAdapter?
 
+    /// Weights drawn from N(0, std²); std 0 gives zeros without drawing (weights about to be loaded).
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, std: Float = 0.02, rng: inout PCG32) {
-        weight = Tensor.randn([outFeatures, inFeatures], std: std, rng: &rng)
+        weight = std == 0 ? Tensor(zeros: [outFeatures, inFeatures]) : Tensor.randn([outFeatures, inFeatures], std: std, rng: &rng)
         self.bias = bias ? Tensor(zeros: [outFeatures]) : nil
         super.init()
         register("weight", weight)
@@ -27,8 +28,9 @@ public final class Linear: Module {
 /// Lookup table [count, dim].
 public final class Embedding: Module {
     public let weight: Tensor
+    /// Rows drawn from N(0, std²); std 0 gives zeros without drawing.
     public init(_ count: Int, _ dim: Int, std: Float = 0.02, rng: inout PCG32) {
-        weight = Tensor.randn([count, dim], std: std, rng: &rng)
+        weight = std == 0 ? Tensor(zeros: [count, dim]) : Tensor.randn([count, dim], std: std, rng: &rng)
         super.init()
         register("weight", weight)
     }
@@ -70,16 +72,16 @@ public final class MLP: Module {
     public let kind: Kind
     let up: Linear, down: Linear, gate: Linear?
 
-    public init(dim: Int, hidden: Int, kind: Kind, bias: Bool, rng: inout PCG32) {
+    public init(dim: Int, hidden: Int, kind: Kind, bias: Bool, std: Float = 0.02, rng: inout PCG32) {
         self.kind = kind
         if kind == .swiglu {
-            gate = Linear(dim, hidden, bias: bias, rng: &rng)
-            up = Linear(dim, hidden, bias: bias, rng: &rng)
-            down = Linear(hidden, dim, bias: bias, rng: &rng)
+            gate = Linear(dim, hidden, bias: bias, std: std, rng: &rng)
+            up = Linear(dim, hidden, bias: bias, std: std, rng: &rng)
+            down = Linear(hidden, dim, bias: bias, std: std, rng: &rng)
         } else {
             gate = nil
-            up = Linear(dim, hidden, bias: bias, rng: &rng)
-            down = Linear(hidden, dim, bias: bias, rng: &rng)
+            up = Linear(dim, hidden, bias: bias, std: std, rng: &rng)
+            down = Linear(hidden, dim, bias: bias, std: std, rng: &rng)
         }
         super.init()
         if let gate {

@@ -1,0 +1,99 @@
+import Foundation
+import GRLHF
+import Testing
+
+/// SmolLM2-135M-Instruct from its GGUF (`make models`) against an independent reference:
+/// Fixtures/gguf/smollm2_reference.json, made by scripts/gguf_reference.py from gguf.quants
+/// dequantization, a numpy forward with llama.cpp's adjacent-pair RoPE on the GGUF's own q/k
+/// weights, and Hugging Face `tokenizers` built from the GGUF vocabulary.
+private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+private let modelPath = root.appendingPathComponent(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+private let referencePath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/gguf/smollm2_reference.json").path
+private let modelPresent = FileManager.default.fileExists(atPath: modelPath)
+
+private struct Reference: Decodable {
+    struct Row: Decodable { var position: Int; var top5_ids: [Int32]; var top5_logits: [Double] }
+    struct Case: Decodable { var kind: String; var text: String; var rendered: String; var ids: [Int32]; var positions: [Row]; var greedy: [Int32] }
+    var model_sha256: String
+    var cases: [Case]
+}
+
+/// The model, tokenizer and reference, loaded once for the suite.
+private final class Loaded: @unchecked Sendable {
+    static let shared = Result { try Loaded() }
+    let file: GGUFFile, model: DecoderLM, tokenizer: Tokenizer, reference: Reference
+    init() throws {
+        file = try GGUFFile.open(modelPath)
+        model = try DecoderLM.load(gguf: file)
+        tokenizer = try Tokenizer(gguf: file)
+        reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: referencePath)))
+    }
+}
+
+@Suite(.serialized, .enabled(if: modelPresent, "SmolLM2 GGUF not fetched: run `make models` (.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf)"))
+struct SmolLM2Tests {
+    @Test func configFromMetadata() throws {
+        let m = try Loaded.shared.get().model
+        let c = m.config
+        #expect(c.numHiddenLayers == 30 && c.hiddenSize == 576 && c.intermediateSize == 1536)
+        #expect(c.numAttentionHeads == 9 && c.numKeyValueHeads == 3 && c.headDim == 64 && c.vocabSize == 49152)
+        #expect(c.ropeTheta == 100000 && c.rmsNormEps == 1e-5 && c.tieWordEmbeddings)
+        #expect(m.parameterCount == 134_515_008)
+    }
+
+    /// Ids equal Hugging Face `tokenizers` on the reference prompts, and llama.cpp's ids for
+    /// "Hello world 2024" (reference/data.md §A1).
+    @Test func tokenizerMatchesReferences() throws {
+        let l = try Loaded.shared.get()
+        #expect(l.tokenizer.encode("Hello world 2024") == [19556, 905, 216, 34, 32, 34, 36])
+        for c in l.reference.cases {
+            #expect(l.tokenizer.encode(c.rendered) == c.ids, "\(c.text)")
+            #expect(l.tokenizer.decode(c.ids) == c.rendered, "\(c.text)")
+        }
+        #expect(ChatTemplate.defaultSystemMessage(chatMLTemplate: try l.file.string("tokenizer.chat_template") ?? "")
+                == "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
+    }
+
+    /// Top-5 logits at the first, middle and last positions of each prompt: the same ids in the
+    /// same order (where the reference's gap exceeds the tolerance) and values within 1e-4 of the
+    /// largest |logit| (reliability.md's parity bound).
+    @Test func logitsMatchNumpyReference() throws {
+        let l = try Loaded.shared.get()
+        var worst = 0.0
+        for c in l.reference.cases {
+            let logits = l.model(c.ids, batch: 1, time: c.ids.count)                  // [1, T, V]
+            let v = l.model.config.vocabSize
+            for row in c.positions {
+                let p = logits.data + row.position * v
+                let scale = (0 ..< v).reduce(0.0) { max($0, abs(Double(p[$1]))) }
+                let tol = 1e-4 * scale
+                for (id, want) in zip(row.top5_ids, row.top5_logits) {
+                    let got = Double(p[Int(id)])
+                    worst = max(worst, abs(got - want))
+                    #expect(abs(got - want) <= tol, "\(c.text) @\(row.position) id \(id): \(got) vs \(want) (tol \(tol))")
+                }
+                let mine = (0 ..< v).sorted { p[$0] > p[$1] }.prefix(5).map(Int32.init)
+                for k in 0 ..< 5 where k == 4 || row.top5_logits[k] - row.top5_logits[k + 1] > 2 * tol {
+                    #expect(mine[k] == row.top5_ids[k], "\(c.text) @\(row.position) rank \(k): \(Array(mine)) vs \(row.top5_ids)")
+                }
+            }
+        }
+        print("SmolLM2 parity: max |logit − numpy reference| = \(worst)")
+    }
+
+    /// Greedy decoding with the KV cache continues the chat prompts as the reference's
+    /// (cache-free) greedy loop does: "The capital of France is Paris."
+    @Test func greedyMatchesReference() throws {
+        let l = try Loaded.shared.get()
+        for c in l.reference.cases where c.kind == "chat" {
+            var o = SamplingOptions(temperature: 0, maxNewTokens: c.greedy.count, seed: 0)
+            o.stopTokens = [2]
+            let out = l.model.generate(prompt: c.ids, images: nil, options: o)
+            #expect(out.tokens == c.greedy, "\(c.text): \(l.tokenizer.decode(out.tokens)) vs \(l.tokenizer.decode(c.greedy))")
+        }
+        let france = l.reference.cases[0]
+        #expect(l.tokenizer.decode(france.greedy, skipSpecialTokens: true) == "The capital of France is Paris.")
+    }
+}
