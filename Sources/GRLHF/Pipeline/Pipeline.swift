@@ -198,7 +198,7 @@ public final class Pipeline {
             try judgeSFT(from: format, tokenizer: tokenizer, pairs: prefs, steps: config.grmSFTSteps, stage: "grm-sft", dir: dir)
         }
         let rlJudge = try stage("grm-rl") { dir in
-            let judge = try Judge(model: try MultimodalModel.load(directory: format), tokenizer: tokenizer, template: .compact)
+            let judge = try self.judge(format, tokenizer)
             var c = Judge.stage1Config
             c.steps = config.grmRLSteps; c.groupSize = config.groupSize; c.promptsPerStep = config.promptsPerStep; c.seed = config.seed
             c.sampling.maxNewTokens = config.judgeMaxTokens
@@ -206,11 +206,7 @@ public final class Pipeline {
             try train(judge.trainer(pairs: prefs, swapAugment: true, config: c), "grm-rl", dir)
             try judge.model.save(directory: dir)
         }
-        func judge(_ dir: String) throws -> Judge {
-            let j = try Judge(model: try MultimodalModel.load(directory: dir), tokenizer: tokenizer, template: .compact)
-            j.options = SamplingOptions(temperature: 0, maxNewTokens: config.judgeMaxTokens)
-            return j
-        }
+        func judge(_ dir: String) throws -> Judge { try self.judge(dir, tokenizer) }
         for (label, dir) in [("GRM (untrained)", format), ("GRM+SFT", sftJudge), ("GRM+RL", rlJudge)] {
             let j = try judge(dir)
             let id = try j.verdicts(on: idPairs.rows), ood = try j.verdicts(on: oodPairs.rows)
@@ -289,6 +285,14 @@ public final class Pipeline {
             ("policies' KL to the base", policies.map { Curve(label: $0.label, stage: $0.stage, metric: "kl") }),
             ("DPO", [Curve(label: "loss", stage: "policy-dpo", metric: "loss"), Curve(label: "reward accuracy", stage: "policy-dpo", metric: "rewards/accuracies")]),
         ] + policies.map { ($0.label, [Curve(label: "reward", stage: $0.stage, metric: "reward")]) }
+    }
+
+    /// The judge in `dir`: the compact template, greedy, at most `judgeMaxTokens` (how every
+    /// judgment is made; training samples with its own options).
+    func judge(_ dir: String, _ tokenizer: Tokenizer) throws -> Judge {
+        let j = try Judge(model: try MultimodalModel.load(directory: dir), tokenizer: tokenizer, template: .compact)
+        j.options = SamplingOptions(temperature: 0, maxNewTokens: config.judgeMaxTokens)
+        return j
     }
 
     /// SFT of `model` on `rows` (cosine schedule at `sftLearningRate`), saved into `dir`.
@@ -388,7 +392,7 @@ public final class Pipeline {
     }
 
     func judgeSFT(from source: String, tokenizer: Tokenizer, pairs: [PreferenceExample], steps: Int, stage: String, dir: String) throws {
-        let judge = try Judge(model: try MultimodalModel.load(directory: source), tokenizer: tokenizer, template: .compact)
+        let judge = try self.judge(source, tokenizer)
         var c = SFTConfig()
         c.steps = steps; c.batchSize = config.batchSize; c.seed = config.seed
         c.optimizer = OptimizerConfig(learningRate: config.judgeSFTLearningRate, weightDecay: 0, warmupRatio: 0, schedule: .constant)
