@@ -51,10 +51,12 @@ test-capi: build data
 test-python: build data
 	GRLHF_LIBRARY=$(CURDIR)/$(BUILD)/libgrlhf.so $(PYTHON) -m pytest -q bindings/python/tests
 
-# The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds; Python reward
+# The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds; SmolLM2's GGUF
+# answering greedily (float32 and quantized); Python reward
 # functions in-process (rl --reward-fn); `grlhf data` on the fetched easy-VQA.
-test-cli: build
+test-cli: build models
 	bash Tests/cli/run.sh bin/grlhf
+	bash Tests/cli/smollm2.sh bin/grlhf
 	bash Tests/cli/python_reward.sh bin/grlhf $(BUILD)/libgrlhf.so
 	bash Tests/cli/judge_learns.sh bin/grlhf
 	bash Tests/cli/data.sh bin/grlhf
