@@ -185,8 +185,8 @@ public enum PyTorchCheckpointError: Error, Equatable, CustomStringConvertible, G
         case .trailingBytes(let offset, let size): return "pytorch: legacy format: \(size - offset) bytes after the last storage (at \(offset))"
         case .pickleTruncated(let offset): return "pytorch: pickle ends inside the opcode at offset \(offset)"
         case .unknownOpcode(let op, let offset):
-            let printable = (0x21 ... 0x7E).contains(op) ? " '\(Character(Unicode.Scalar(op)))'" : ""
-            return "pytorch: pickle opcode 0x\(String(format: "%02x", op))\(printable) at offset \(offset) is not one a state dict uses"
+            let name = PickleMachine.opcodeNames[op].map { " (\($0))" } ?? " (not a pickle opcode)"
+            return "pytorch: pickle opcode 0x\(String(format: "%02x", op))\(name) at offset \(offset) is not one a state dict uses"
         case .refusedGlobal(let name): return "pytorch: refusing global \(name): only tensor state dicts are loaded"
         case .malformedPickle(let reason, let offset): return "pytorch: pickle at offset \(offset): \(reason)"
         case .pickleLimit(let what, let limit, let offset): return "pytorch: pickle at offset \(offset): more than \(limit) \(what)"
