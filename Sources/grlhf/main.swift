@@ -60,11 +60,24 @@ struct Generate: ParsableCommand {
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Describe a model directory (config.json + model.safetensors): its config and parameter count.")
+        abstract: "Describe a model directory (config.json + model.safetensors): its config and parameter count; or list the tensors of a .safetensors or PyTorch (.pth, .pt, .bin) file.")
 
-    @Argument(help: "A Llama/Qwen2, ViT or multimodal (llava) model directory.") var path: String
+    @Argument(help: "A Llama/Qwen2, ViT or multimodal (llava) model directory, or a weights file.") var path: String
 
     func run() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            if path.hasSuffix(".gguf") {
+                let file = try GGUFFile.open(path)
+                for t in file.tensors { print("\(t.name) \(t.shape) \(t.type)") }
+                print("\(file.tensors.count) tensors, \(file.tensors.reduce(0) { $0 + $1.elementCount }) values")
+                return
+            }
+            let tensors = try path.hasSuffix(".safetensors") ? Safetensors.read(contentsOf: path) : PyTorchCheckpoint.read(contentsOf: path)
+            for (name, tensor) in tensors { print("\(name) \(tensor.shape)") }
+            print("\(tensors.count) tensors, \(tensors.reduce(0) { $0 + $1.tensor.count }) values")
+            return
+        }
         let configPath = path + "/config.json"
         guard let data = FileManager.default.contents(atPath: configPath),
               let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
