@@ -24,7 +24,7 @@ struct QuantizedMatrixTests {
     @Test(arguments: [GGMLType.q4_1, GGMLType.q4_0, GGMLType.q8_0])
     func matchesDequantizedProduct(_ type: GGMLType) throws {
         var rng = PCG32(seed: 7)
-        let rows = 24, cols = 96, m = 3
+        let rows = 24, cols = 32 * 6, m = 3  // 6 blocks: a full chunk and a padded one
         let bytes = Self.blocks(type, rows: rows, cols: cols, rng: &rng)
         let order = (0 ..< rows).map { ($0 * 7) % rows }  // 7 is coprime with 24: a permutation
         var w = [Float](repeating: 0, count: rows * cols)
@@ -32,7 +32,7 @@ struct QuantizedMatrixTests {
         let x = (0 ..< m * cols).map { _ in Float(rng.nextUInt32() % 2001) / 1000 - 1 }
         let bias = (0 ..< rows).map { Float($0) / 10 }
         let q = try bytes.withUnsafeBytes { try QuantizedMatrix(type: type, rows: rows, cols: cols, source: $0.baseAddress!, rowOrder: order) }
-        #expect(q.byteCount == bytes.count)
+        #expect(q.byteCount >= bytes.count)  // repacked: float32 scales, four-block chunks
         var y = [Float](repeating: .nan, count: m * rows)
         q.multiply(x, m: m, bias: bias, into: &y)
         for i in 0 ..< m {

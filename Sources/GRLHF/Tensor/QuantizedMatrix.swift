@@ -1,24 +1,36 @@
-/// A weight matrix [rows, cols] kept in one of ggml's block formats (Q8_0, Q4_0, Q4_1: 32
-/// weights a block, each row its own blocks), multiplied by float activations straight from the
-/// blocks. Single-stream decode reads every weight once per token, so its time is the bytes
-/// read: a 4-bit block is 5 bits a weight against float32's 32.
+/// A weight matrix [rows, cols] from one of ggml's block formats (Q8_0, Q4_0, Q4_1: 32 weights a
+/// block, a half-precision scale d, for Q4_1 also an offset m), multiplied by float activations
+/// without ever expanding it to float32. Single-stream decode reads every weight once per token,
+/// so its time is the bytes read: 4-bit codes are 6 bits a weight with their scales, float32 32.
 ///
-/// The kernel keeps the activations in float32 (llama.cpp quantizes them to 8 bits and multiplies
-/// integers): per block it widens the codes to floats and accumulates `d · Σ q·x` in SIMD lanes,
-/// and adds Q4_1's offset as `m · Σ x` from block sums computed once per input row. Products
-/// are summed in a different order than dequantize-then-multiply, so results differ from the
-/// float32 path by rounding only.
+/// Layout (repacked at load, the codes bit for bit): each row is cut into chunks of four blocks
+/// (zero-padded at the end); a chunk's codes are interleaved by 32-bit word — word 4l + b holds
+/// word l of block b — so a 16-byte load brings word l of four blocks into four lanes, lane b
+/// block b, and four scales load as one vector. Scales and offsets are float32 arrays beside
+/// the codes.
+///
+/// Unpacking: shifting every lane by 4n (Q4) or 8j (Q8) and masking puts one code of each word in
+/// each lane, weights 16h + 4l + j of block b (h: high nibbles or the second 16 bytes). The
+/// activations are put in that order once per multiply, so codes never need a lane shuffle, and
+/// a code becomes a float exactly as the bits of 2²³ + q less 2²³ (no int-to-float conversion,
+/// which Swift's generic SIMD code does lane by lane). Activations stay float32 (llama.cpp
+/// quantizes them to 8 bits and multiplies integers). Sums run in another order than
+/// dequantize-then-multiply, so results differ from the float32 path by rounding only.
 public final class QuantizedMatrix {
     public let type: GGMLType
     public let rows: Int, cols: Int
-    let rowBytes: Int
-    let blocks: UnsafeMutableRawPointer
+    /// Four-block chunks per row, and code bytes per chunk (64 for 4-bit, 128 for 8-bit).
+    let chunks: Int, chunkBytes: Int
+    let codes: UnsafeMutableRawPointer
+    /// Per block: d, and the offset added per weight (Q4_1's m, Q4_0's −8d; nil for Q8_0).
+    let scales: UnsafeMutablePointer<Float>
+    let offsets: UnsafeMutablePointer<Float>?
 
     /// The formats with a kernel.
     public static let types: Set<UInt32> = [GGMLType.q8_0.id, GGMLType.q4_0.id, GGMLType.q4_1.id]
 
-    /// Copies `rows` rows of blocks from `source` (`rowOrder[r]`: the source row of row r; nil
-    /// keeps the order). `cols` must be a multiple of 32.
+    /// Repacks `rows` rows of ggml blocks from `source` (`rowOrder[r]`: the source row of row r;
+    /// nil keeps the order). `cols` must be a multiple of 32.
     public init(type: GGMLType, rows: Int, cols: Int, source: UnsafeRawPointer, rowOrder: [Int]? = nil) throws {
         guard Self.types.contains(type.id) else { throw GRLHFError.unsupported("no quantized kernel for \(type.name)") }
         guard rows > 0, cols > 0, cols % 32 == 0 else {
@@ -28,42 +40,71 @@ public final class QuantizedMatrix {
             throw GRLHFError.invalidArgument("quantized matrix: row order is not a permutation of \(rows) rows")
         }
         self.type = type; self.rows = rows; self.cols = cols
-        rowBytes = cols / 32 * type.typeSize
-        blocks = .allocate(byteCount: rows * rowBytes, alignment: 64)
+        let eightBit = type.id == GGMLType.q8_0.id
+        chunks = (cols / 32 + 3) / 4
+        chunkBytes = eightBit ? 128 : 64
+        codes = .allocate(byteCount: rows * chunks * chunkBytes, alignment: 64)
+        codes.initializeMemory(as: UInt8.self, repeating: 0, count: rows * chunks * chunkBytes)
+        scales = .allocate(capacity: rows * chunks * 4)
+        scales.initialize(repeating: 0, count: rows * chunks * 4)
+        offsets = eightBit ? nil : .allocate(capacity: rows * chunks * 4)
+        offsets?.initialize(repeating: 0, count: rows * chunks * 4)
+        let blocksPerRow = cols / 32, codeOffset = type.id == GGMLType.q4_1.id ? 4 : 2, words = eightBit ? 8 : 4
         for r in 0 ..< rows {
-            (blocks + r * rowBytes).copyMemory(from: source + (rowOrder?[r] ?? r) * rowBytes, byteCount: rowBytes)
+            let row = source + (rowOrder?[r] ?? r) * blocksPerRow * type.typeSize
+            for k in 0 ..< blocksPerRow {
+                let block = row + k * type.typeSize, (c, b) = (k / 4, k % 4), slot = (r * chunks + c) * 4 + b
+                let d = Self.half(block, 0)
+                scales[slot] = d
+                if type.id == GGMLType.q4_1.id { offsets![slot] = Self.half(block, 2) } else if !eightBit { offsets![slot] = -8 * d }
+                // Word l of the block's codes to word 4l + b of the chunk (Q8: words 4..7 to the second 64 bytes).
+                let chunk = codes + (r * chunks + c) * chunkBytes
+                for l in 0 ..< words {
+                    (chunk + 64 * (l / 4) + 4 * (4 * (l % 4) + b)).copyMemory(from: block + codeOffset + 4 * l, byteCount: 4)
+                }
+            }
         }
     }
 
-    deinit { blocks.deallocate() }
+    deinit {
+        codes.deallocate(); scales.deallocate(); offsets?.deallocate()
+    }
 
-    /// Bytes the blocks take (what one multiply reads).
-    public var byteCount: Int { rows * rowBytes }
+    /// Bytes one multiply reads: codes, scales and offsets.
+    public var byteCount: Int { rows * chunks * (chunkBytes + (offsets == nil ? 16 : 32)) }
+
+    /// Where activation k of a chunk's unpack order comes from: lane 4l + b of group n holds
+    /// weight 16·(n % 2) + 4l + n / 2 of block b (group n: nibble n of every word for Q4, for
+    /// Q8 byte n / 2 of the first (n even) or second 64 bytes).
+    static let unpackOrder: [(block: Int, weight: Int)] = (0 ..< 128).map { k in
+        let (n, lane) = (k / 16, k % 16), (l, b) = (lane / 4, lane % 4)
+        return (b, 16 * (n % 2) + 4 * l + n / 2)
+    }
 
     /// y[i, r] = Σ_c x[i, c] · W[r, c] (+ bias[r]) for `m` rows of x: x·Wᵀ, as `Tensor.linear`.
     public func multiply(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
-        let nb = cols / 32
-        // Each input row in the order the kernels unpack codes (see `unpackOrder`), and for
-        // Q4_1 its block sums, which the offsets multiply.
-        var xs = [Float](repeating: 0, count: m * cols)
-        var sums = [Float](repeating: 0, count: type.id == GGMLType.q4_1.id ? m * nb : 0)
+        let blocksPerRow = cols / 32, chunks = self.chunks
+        // Each input row in unpack order, zero past the last block, and its block sums (offsets
+        // add m · Σ x per block).
+        var xs = [Float](repeating: 0, count: m * chunks * 128), sums = [Float](repeating: 0, count: m * chunks * 4)
         for i in 0 ..< m {
-            for e in 0 ..< cols { xs[i * cols + e] = x[i * cols + e / 32 * 32 + Self.unpackOrder[e % 32]] }
-            if !sums.isEmpty { for b in 0 ..< nb { sums[i * nb + b] = Kernels.sum(x + i * cols + b * 32, 32) } }
+            let row = x + i * cols
+            for c in 0 ..< chunks {
+                for (k, from) in Self.unpackOrder.enumerated() where 4 * c + from.block < blocksPerRow {
+                    xs[(i * chunks + c) * 128 + k] = row[(4 * c + from.block) * 32 + from.weight]
+                }
+                for b in 0 ..< 4 where 4 * c + b < blocksPerRow { sums[(i * chunks + c) * 4 + b] = Kernels.sum(row + (4 * c + b) * 32, 32) }
+            }
         }
-        let (blocks, rowBytes, cols, rows, id) = (self.blocks, self.rowBytes, self.cols, self.rows, type.id)
+        let (codes, scales, offsets, chunkBytes, rows) = (self.codes, self.scales, self.offsets, self.chunkBytes, self.rows)
         xs.withUnsafeBufferPointer { xs in sums.withUnsafeBufferPointer { sums in
             parallelChunks(rows, cost: m * cols) { range in
                 for r in range {
-                    let w = UnsafeRawPointer(blocks + r * rowBytes)
+                    let w = UnsafeRawPointer(codes + r * chunks * chunkBytes), d = scales + r * chunks * 4
                     for i in 0 ..< m {
-                        let xi = xs.baseAddress! + i * cols
-                        var dot: Float
-                        switch id {
-                        case GGMLType.q4_1.id: dot = Self.dotQ4_1(w, xi, sums.baseAddress! + i * nb, nb)
-                        case GGMLType.q4_0.id: dot = Self.dotQ4_0(w, xi, nb)
-                        default: dot = Self.dotQ8_0(w, xi, nb)
-                        }
+                        let xi = xs.baseAddress! + i * chunks * 128
+                        var dot = chunkBytes == 64 ? Self.dot4(w, d, xi, chunks) : Self.dot8(w, d, xi, chunks)
+                        if let offsets { dot += Self.dot(offsets + r * chunks * 4, sums.baseAddress! + i * chunks * 4, chunks) }
                         if let bias { dot += bias[r] }
                         y[i * rows + r] = dot
                     }
@@ -94,72 +135,65 @@ public final class QuantizedMatrix {
         return h & 0x8000 != 0 ? -magnitude : magnitude
     }
 
-    /// Where the kernels' unpacked lanes come from. A block's 16 code bytes load as four 32-bit
-    /// lanes; shifting all four by 8j (+4 for high nibbles) and masking puts byte j of each lane
-    /// side by side: weights 4l + j (+16) for lanes l = 0…3. So group g = 4h + j of four floats
-    /// holds weights 16h + 4l + j; the activations are reordered to match once per multiply,
-    /// and the codes never need a lane-changing shuffle.
-    static let unpackOrder: [Int] = (0 ..< 32).map { k in let (g, l) = (k / 4, k % 4); return 16 * (g / 4) + 4 * l + g % 4 }
-
+    /// Four lanes: a chunk is walked a quarter (word l of its four blocks, lane b = block b) at
+    /// a time. Sixteen-lane vectors did the same arithmetic but spilled on the baseline target's
+    /// sixteen registers and measured 3× slower.
     typealias Lanes = SIMD4<Float>
 
-    /// Small unsigned integers in 32-bit lanes as floats, exactly: 2²³ + v has v in the mantissa.
+    /// Codes below 2²³ in 32-bit lanes as floats, exactly.
     @inline(__always) static func floats(_ v: SIMD4<UInt32>) -> Lanes {
         unsafeBitCast(v | 0x4B00_0000, to: Lanes.self) - 0x1p23
     }
 
-    @inline(__always) static func x(_ p: UnsafePointer<Float>, _ group: Int) -> Lanes {
-        UnsafeRawPointer(p + 4 * group).loadUnaligned(as: Lanes.self)
+    @inline(__always) static func lanes(_ p: UnsafeRawPointer) -> SIMD4<UInt32> { p.loadUnaligned(as: SIMD4<UInt32>.self) }
+
+    /// Quarter q of activation group n.
+    @inline(__always) static func group(_ x: UnsafePointer<Float>, _ n: Int, _ q: Int) -> Lanes {
+        UnsafeRawPointer(x + 16 * n + 4 * q).loadUnaligned(as: Lanes.self)
     }
 
-    /// Σ q·x over one block's 32 four-bit codes (16 bytes at `codes`), `xb` in unpack order.
-    @inline(__always) static func nibbleDot(_ codes: UnsafeRawPointer, _ xb: UnsafePointer<Float>) -> Lanes {
-        let w = codes.loadUnaligned(as: SIMD4<UInt32>.self)
-        var part = floats(w & 0xF) * x(xb, 0) + floats(w &>> 4 & 0xF) * x(xb, 4)
-        part += floats(w &>> 8 & 0xF) * x(xb, 1) + floats(w &>> 12 & 0xF) * x(xb, 5)
-        part += floats(w &>> 16 & 0xF) * x(xb, 2) + floats(w &>> 20 & 0xF) * x(xb, 6)
-        part += floats(w &>> 24 & 0xF) * x(xb, 3) + floats(w &>> 28) * x(xb, 7)
-        return part
-    }
-
-    /// Q4_1 block (20 bytes): half d, half m, 16 bytes of codes; weight j is d·q + m with q the
-    /// low nibble of byte j (j < 16) or the high nibble of byte j − 16.
-    static func dotQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ nb: Int) -> Float {
-        var acc = Lanes(), offsets: Float = 0
-        for b in 0 ..< nb {
-            let block = w + b * 20
-            // Not addProduct: without FMA hardware (baseline x86-64) that is an fmaf call per lane.
-            acc += half(block, 0) * nibbleDot(block + 4, x + b * 32)
-            offsets += half(block, 2) * sums[b]
-        }
-        return acc.sum() + offsets
-    }
-
-    /// Q4_0 block (18 bytes): half d, 16 bytes of codes; weight j is d·(q − 8): Σ (q − 8)·x is
-    /// Σ q·x − 8 Σ x, so codes unpack as Q4_1's.
-    static func dotQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ nb: Int) -> Float {
+    /// Σ a·b over `chunks` groups of four (Kernels.dot's padded tail costs as much as a short row's codes).
+    @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ chunks: Int) -> Float {
         var acc = Lanes()
-        for b in 0 ..< nb {
-            let block = w + b * 18, xb = x + b * 32
-            var xsum = Lanes()
-            for g in 0 ..< 8 { xsum += Self.x(xb, g) }
-            acc += half(block, 0) * (nibbleDot(block + 2, xb) - 8 * xsum)
+        for c in 0 ..< chunks {
+            acc += UnsafeRawPointer(a + 4 * c).loadUnaligned(as: Lanes.self) * UnsafeRawPointer(b + 4 * c).loadUnaligned(as: Lanes.self)
         }
         return acc.sum()
     }
 
-    /// Q8_0 block (34 bytes): half d, 32 signed bytes; weight j is d·q_j. A byte with its top
-    /// bit flipped is q + 128 as an unsigned value, unpacked like a nibble and shifted back.
-    static func dotQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ nb: Int) -> Float {
+    /// Σ_b d_b Σ q·x over 4-bit chunks (the offsets are added by the caller).
+    static func dot4(_ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ chunks: Int) -> Float {
         var acc = Lanes()
-        for b in 0 ..< nb {
-            let block = w + b * 34, xb = x + b * 32
+        for c in 0 ..< chunks {
+            let xc = x + 128 * c
             var part = Lanes()
-            for h in 0 ..< 2 {
-                let v = block.loadUnaligned(fromByteOffset: 2 + 16 * h, as: SIMD4<UInt32>.self) ^ 0x8080_8080
-                for j in 0 ..< 4 { part += (floats(v &>> UInt32(8 * j) & 0xFF) - 128) * Self.x(xb, 4 * h + j) }
+            for q in 0 ..< 4 {
+                let v = lanes(w + 64 * c + 16 * q)
+                part += floats(v & 0xF) * group(xc, 0, q) + floats(v &>> 4 & 0xF) * group(xc, 1, q)
+                part += floats(v &>> 8 & 0xF) * group(xc, 2, q) + floats(v &>> 12 & 0xF) * group(xc, 3, q)
+                part += floats(v &>> 16 & 0xF) * group(xc, 4, q) + floats(v &>> 20 & 0xF) * group(xc, 5, q)
+                part += floats(v &>> 24 & 0xF) * group(xc, 6, q) + floats(v &>> 28) * group(xc, 7, q)
             }
-            acc += half(block, 0) * part
+            // Not addProduct: without FMA hardware (baseline x86-64) that is an fmaf call per lane.
+            acc += UnsafeRawPointer(d + 4 * c).loadUnaligned(as: Lanes.self) * part
+        }
+        return acc.sum()
+    }
+
+    /// Σ_b d_b Σ q·x over 8-bit chunks: a signed byte with its top bit flipped is q + 128.
+    static func dot8(_ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ chunks: Int) -> Float {
+        var acc = Lanes()
+        for c in 0 ..< chunks {
+            let xc = x + 128 * c
+            var part = Lanes()
+            for q in 0 ..< 4 {
+                let lo = lanes(w + 128 * c + 16 * q) ^ 0x8080_8080, hi = lanes(w + 128 * c + 64 + 16 * q) ^ 0x8080_8080
+                part += (floats(lo & 0xFF) - 128) * group(xc, 0, q) + (floats(hi & 0xFF) - 128) * group(xc, 1, q)
+                part += (floats(lo &>> 8 & 0xFF) - 128) * group(xc, 2, q) + (floats(hi &>> 8 & 0xFF) - 128) * group(xc, 3, q)
+                part += (floats(lo &>> 16 & 0xFF) - 128) * group(xc, 4, q) + (floats(hi &>> 16 & 0xFF) - 128) * group(xc, 5, q)
+                part += (floats(lo &>> 24) - 128) * group(xc, 6, q) + (floats(hi &>> 24) - 128) * group(xc, 7, q)
+            }
+            acc += UnsafeRawPointer(d + 4 * c).loadUnaligned(as: Lanes.self) * part
         }
         return acc.sum()
     }
