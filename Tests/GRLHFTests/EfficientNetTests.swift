@@ -42,6 +42,26 @@ private func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
         if let bias { #expect(maxAbsDiff(bias.grad!, g["\(name).dbias"]!) < 1e-4, "\(name) dbias") }
     }
 
+    /// ReLU6 fused into the kernels (nothing recorded) equals the separate op, on every path;
+    /// with gradients on, the fused flag falls back to the two recorded ops.
+    @Test func fusedReLU6() {
+        var rng = PCG32(seed: 5)
+        let x = Tensor.randn([2, 4, 9, 10], std: 3, rng: &rng)
+        let cases: [(Tensor, Int, Int)] = [(Tensor.randn([5, 4, 3, 3], rng: &rng), 2, 1), (Tensor.randn([5, 4, 1, 1], rng: &rng), 1, 1),
+                                           (Tensor.randn([4, 1, 5, 5], rng: &rng), 2, 4), (Tensor.randn([4, 1, 3, 3], rng: &rng), 1, 4)]
+        for (w, stride, groups) in cases {
+            let b = Tensor.randn([w.shape[0]], rng: &rng)
+            let fused = Tensor.conv2d(x, weight: w, bias: b, stride: stride, groups: groups, relu6: true)
+            let plain = Tensor.conv2d(x, weight: w, bias: b, stride: stride, groups: groups).relu6()
+            #expect(fused.scalars == plain.scalars)
+            let wg = w.copy(); wg.requiresGrad = true
+            Tensor.conv2d(x, weight: wg, bias: b, stride: stride, groups: groups, relu6: true).sum().backward()
+            let wp = w.copy(); wp.requiresGrad = true
+            Tensor.conv2d(x, weight: wp, bias: b, stride: stride, groups: groups).relu6().sum().backward()
+            #expect(wg.grad!.scalars == wp.grad!.scalars)
+        }
+    }
+
     @Test func relu6AndPooling() {
         let x = Tensor([-1, 0, 0.5, 5.99, 6, 7, -.infinity, .infinity], shape: [8])
         #expect(x.relu6().scalars == [0, 0, 0.5, 5.99, 6, 6, 0, 6])

@@ -52,13 +52,15 @@ public final class EfficientNetLite0: Module, VisionEncoder {
     /// A convolution with its folded batch norm: weight [O, I, k, k] and bias [O].
     final class Conv: Module {
         let weight: Tensor, bias: Tensor, stride: Int, groups: Int
+        /// Followed by ReLU6 (fused when nothing is recorded).
+        var relu6 = false
         init(weight: Tensor, bias: Tensor, stride: Int = 1, groups: Int = 1) {
             self.weight = weight; self.bias = bias; self.stride = stride; self.groups = groups
             super.init()
             register("weight", weight); register("bias", bias)
         }
         func callAsFunction(_ x: Tensor) -> Tensor {
-            Tensor.conv2d(x, weight: weight, bias: bias, stride: stride, groups: groups)
+            Tensor.conv2d(x, weight: weight, bias: bias, stride: stride, groups: groups, relu6: relu6)
         }
     }
 
@@ -66,13 +68,14 @@ public final class EfficientNetLite0: Module, VisionEncoder {
         let expand: Conv?, depthwise: Conv, project: Conv, residual: Bool
         init(expand: Conv?, depthwise: Conv, project: Conv, residual: Bool) {
             self.expand = expand; self.depthwise = depthwise; self.project = project; self.residual = residual
+            expand?.relu6 = true; depthwise.relu6 = true
             super.init()
             if let expand { register("_expand_conv", expand) }
             register("_depthwise_conv", depthwise); register("_project_conv", project)
         }
         func callAsFunction(_ x: Tensor) -> Tensor {
-            var h = expand.map { $0(x).relu6() } ?? x                   // [B, C·e, H, W]
-            h = depthwise(h).relu6()                                     // [B, C·e, H/s, W/s]
+            var h = expand.map { $0(x) } ?? x                            // [B, C·e, H, W], ReLU6
+            h = depthwise(h)                                             // [B, C·e, H/s, W/s], ReLU6
             h = project(h)                                               // [B, C', H/s, W/s]
             return residual ? h + x : h
         }
@@ -132,8 +135,10 @@ public final class EfficientNetLite0: Module, VisionEncoder {
             blocks.append(Block(expand: expand, depthwise: depthwise, project: project, residual: s.stride == 1 && s.input == s.output))
         }
         self.blocks = ModuleList(blocks)
+        stem.relu6 = true
         let last = Self.blockSpecs.last!.output
         head = try conv("_conv_head", bn: "_bn1", out: Self.headChannels, in: last, kernel: 1)
+        head.relu6 = true
         var rng = PCG32(seed: 0)
         fc = Linear(Self.headChannels, Self.classes, std: 0, rng: &rng)
         fc.weight.data.update(from: try tensor("_fc.weight", [Self.classes, Self.headChannels]).data, count: fc.weight.count)
@@ -168,9 +173,9 @@ public final class EfficientNetLite0: Module, VisionEncoder {
     public func featureMap(_ images: Tensor) -> Tensor {
         require(images.rank == 4 && images.shape[1] == 3 && images.shape[2] >= 32 && images.shape[3] >= 32,
                 "EfficientNet-Lite0: images \(images.shape), expected [B, 3, H, W] with H, W ≥ 32")
-        var x = stem(images).relu6()                                     // [B, 32, H/2, W/2]
+        var x = stem(images)                                             // [B, 32, H/2, W/2], ReLU6
         for block in blocks.items { x = block(x) }                       // [B, 320, H/32, W/32]
-        return head(x).relu6()                                           // [B, 1280, H/32, W/32]
+        return head(x)                                                   // [B, 1280, H/32, W/32], ReLU6
     }
 
     /// The globally pooled features [B, 1280].
