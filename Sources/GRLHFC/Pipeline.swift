@@ -96,11 +96,15 @@ enum PipelineConfigCheck {
         ("sftLearningRate", \.sftLearningRate), ("judgeSFTLearningRate", \.judgeSFTLearningRate),
     ]
     /// Keys any value of their type suits, or checked below.
-    static let other: Set<String> = ["name", "data", "output", "seed", "scalingGroups", "judgeFormat"]
+    static let other: Set<String> = ["name", "data", "output", "seed", "scalingGroups", "judgeFormat", "rewardFunctions"]
     /// Every key a caller may set; a key PipelineConfig gains later is refused until it has a check here.
     static let checked = Set(int.map(\.0) + float.map(\.0)).union(other)
 
     static func validate(_ c: PipelineConfig) throws {
+        guard c.rewardFunctions.isEmpty else {
+            throw Failure(.unsupported, "rewardFunctions need Python, which libgrlhf does not embed: run them with `grlhf pipeline`, "
+                          + "or train a policy on them with grlhf_grpo_trainer_create and grlhf_reward_create")
+        }
         for (key, path, range) in int { try checkRange(c[keyPath: path], range, key) }
         for (key, path) in float { try checkFloat(c[keyPath: path], key) }
         for (value, key) in [(c.data, "data"), (c.output, "output")] where value.isEmpty {

@@ -55,19 +55,8 @@ public final class PythonRewardFunction: RewardFunction {
 
     /// `FILE.py[:NAME]` (verl's default name, `compute_score`, when none is given).
     public convenience init(spec: String, convention: Convention = .auto, onError: ErrorPolicy = .fail) throws {
-        let (path, name) = Self.parse(spec: spec)
-        try self.init(path: path, name: name, convention: convention, onError: onError)
-    }
-
-    /// Splits `FILE.py[:NAME]`; the part after the last colon is the name when it is an identifier.
-    public static func parse(spec: String) -> (path: String, name: String) {
-        if let colon = spec.lastIndex(of: ":") {
-            let name = String(spec[spec.index(after: colon)...])
-            if let first = name.first, first == "_" || first.isLetter, name.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }) {
-                return (String(spec[..<colon]), name)
-            }
-        }
-        return (spec, "compute_score")
+        let s = RewardFunctionSpec(spec)
+        try self.init(path: s.path, name: s.name, convention: convention, onError: onError)
     }
 
     public func rewards(for group: RolloutGroup) throws -> [Float] { try rewards(for: [group])[0] }

@@ -6,7 +6,7 @@ struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "ImageNet top-k of a PNG with EfficientNet-Lite0 (indices and probabilities; no class names).")
 
-    @Option(help: "EfficientNet-Lite0 weights: a .safetensors file with the .pth names.") var model: String
+    @Option(help: "EfficientNet-Lite0 weights: the .pth (`make models`: .cache/models/efficientnet-lite0-57934424.pth) or a .safetensors copy.") var model: String
     @Option(help: "A PNG image (RGB, RGBA, gray).") var image: String
     @Option(help: "How many classes to print.") var top: Int = 5
     @Flag(help: "Antialias the downscale (PIL-like bilinear) instead of plain bilinear.") var antialias = false

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GRLHF
+import GRLHFPython
 
 struct PipelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,6 +15,11 @@ struct PipelineCommand: ParsableCommand {
     @Option(help: "Output folder; rerunning continues an interrupted run from its finished stages and checkpoints.") var output: String?
     @Option var seed: UInt64?
     @Option(help: "Threads for grlhf's parallel work.") var threads: Int?
+    @Option(name: .customLong("reward-fn"),
+            help: ArgumentHelp("A Python reward function (repeatable; added to the config's rewardFunctions): one more GRPO policy trained with it, "
+                               + "evaluated like the others. verl's compute_score(...) or TRL's reward_func(prompts, completions, **kwargs), as for rl.",
+                               valueName: "file.py[:name]"))
+    var rewardFn: [String] = []
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)
@@ -26,8 +32,14 @@ struct PipelineCommand: ParsableCommand {
         if let output { c.output = output }
         if let seed { c.seed = seed }
         if let threads { c.threads = threads }
+        c.rewardFunctions += rewardFn
         let start = Date()
-        try Pipeline(config: c).run()
+        let pipeline = Pipeline(config: c)
+        pipeline.rewardFunction = { spec in
+            _ = try PythonInterpreter.start()
+            return try PythonRewardFunction(spec: spec)
+        }
+        try pipeline.run()
         print("pipeline \(c.name) finished in \(Int(Date().timeIntervalSince(start))) s; results in \(c.output)/summary.json and \(c.output)/report.html")
     }
 }

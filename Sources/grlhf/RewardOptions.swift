@@ -73,7 +73,7 @@ struct RewardOptions: ParsableArguments {
             throw ValidationError("give a reward: --reward NAME, --reward-fn FILE.py[:NAME], --reward-model DIR or --judge DIR (several are summed)")
         }
         // Names: the rule's, the function's (FILE:NAME when two functions share a name), reward_model, judge.
-        let functions = rewardFn.map { PythonRewardFunction.parse(spec: $0) }
+        let functions = rewardFn.map(RewardFunctionSpec.init)
         var sources: [Source] = []
         for kind in kinds {
             let name: String
@@ -82,9 +82,8 @@ struct RewardOptions: ParsableArguments {
             case .judge: name = "judge"
             case .rule(let rule): name = type(of: rule).name
             case .python(let spec):
-                let (path, function) = PythonRewardFunction.parse(spec: spec)
-                name = functions.filter { $0.name == function }.count > 1
-                    ? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + ":" + function : function
+                let function = RewardFunctionSpec(spec)
+                name = functions.filter { $0.name == function.name }.count > 1 ? function.module + ":" + function.name : function.name
             }
             guard !sources.contains(where: { $0.name == name }) else { throw ValidationError("the reward \(name) is given twice") }
             sources.append(Source(name: name, kind: kind))

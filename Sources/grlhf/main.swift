@@ -40,6 +40,7 @@ struct Generate: ParsableCommand {
     @Option(help: "The user's message (wrapped in the ChatML template unless --raw).") var prompt: String
     @Option(help: "A PNG image the message is about (multimodal models).") var image: String?
     @Flag(help: "Continue the prompt as plain text instead of answering it as a chat turn.") var raw = false
+    @Flag(help: "With a .gguf: decode through its Q4_0/Q4_1/Q8_0 blocks (faster) instead of the dequantized float32 weights.") var quantized = false
     @Option(help: "Tokens to generate at most.") var maxTokens: Int = 64
     @Option(help: "0 is greedy.") var temperature: Float = 0.7
     @Option var topK: Int = 0
@@ -50,7 +51,8 @@ struct Generate: ParsableCommand {
     func run() throws {
         Runtime.setThreads(threads)
         let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, maxNewTokens: maxTokens, seed: seed)
-        let r = try TextGeneration.run(modelDirectory: model, prompt: prompt, imagePath: image, chat: !raw, options: options)
+        guard !quantized || model.hasSuffix(".gguf") else { throw ValidationError("--quantized needs a .gguf model") }
+        let r = try TextGeneration.run(modelDirectory: model, prompt: prompt, imagePath: image, chat: !raw, quantized: quantized, options: options)
         print(r.text)
         FileHandle.standardError.write(Data("[\(r.promptTokens) prompt tokens, \(r.sequence.tokens.count) generated, finished by \(r.sequence.finishReason.rawValue)]\n".utf8))
     }
@@ -58,11 +60,24 @@ struct Generate: ParsableCommand {
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Describe a model directory (config.json + model.safetensors): its config and parameter count.")
+        abstract: "Describe a model directory (config.json + model.safetensors): its config and parameter count; or list the tensors of a .safetensors or PyTorch (.pth, .pt, .bin) file.")
 
-    @Argument(help: "A Llama/Qwen2, ViT or multimodal (llava) model directory.") var path: String
+    @Argument(help: "A Llama/Qwen2, ViT or multimodal (llava) model directory, or a weights file.") var path: String
 
     func run() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            if path.hasSuffix(".gguf") {
+                let file = try GGUFFile.open(path)
+                for t in file.tensors { print("\(t.name) \(t.shape) \(t.type)") }
+                print("\(file.tensors.count) tensors, \(file.tensors.reduce(0) { $0 + $1.elementCount }) values")
+                return
+            }
+            let tensors = try path.hasSuffix(".safetensors") ? Safetensors.read(contentsOf: path) : PyTorchCheckpoint.read(contentsOf: path)
+            for (name, tensor) in tensors { print("\(name) \(tensor.shape)") }
+            print("\(tensors.count) tensors, \(tensors.reduce(0) { $0 + $1.tensor.count }) values")
+            return
+        }
         let configPath = path + "/config.json"
         guard let data = FileManager.default.contents(atPath: configPath),
               let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -128,8 +143,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON line.") var json = false
     @Flag(help: "Instead: time an elementwise add at 1 and 2 threads over sizes (the split threshold).")
     var threading = false
-    @Option(help: "Instead: prefill/decode/group speed of a random model of this shape (small, smollm2-135m).")
+    @Option(help: "Instead: prefill/decode/group speed of a random model of this shape (small, smollm2-135m), or of a Llama .gguf file.")
     var generation: String?
+    @Flag(help: "With --generation FILE.gguf: decode through the file's Q4/Q8 blocks instead of float32.") var quantized = false
+    @Option(help: "With --generation: prompt tokens, new tokens, group size (0: no group run).") var prompt = 64
+    @Option var newTokens = 32
+    @Option var group = 8
     @Option(help: "Instead: SFT and GRPO step times on a random model of this shape (see benchmarks/alignment.sh).")
     var alignment: String?
 
@@ -152,9 +171,10 @@ struct Bench: ParsableCommand {
             return
         }
         if let shape = generation {
-            let r = try GenerationBenchmark.run(shape: shape, threads: threads)
+            let r = try GenerationBenchmark.run(shape: shape, quantized: quantized, threads: threads, promptLength: prompt,
+                                                newTokens: newTokens, group: group)
             try report(r, String(format: "grlhf %@ threads=%d  prefill %.0f tok/s  decode %.1f tok/s  group of %d %.1f tok/s (%.1fx)",
-                                 shape, r.threads, r.prefillTokensPerSecond, r.decodeTokensPerSecond, r.group, r.groupTokensPerSecond, r.groupSpeedup))
+                                 r.model, r.threads, r.prefillTokensPerSecond, r.decodeTokensPerSecond, r.group, r.groupTokensPerSecond, r.groupSpeedup))
             return
         }
         if threading {

@@ -100,7 +100,7 @@ import GRLHF
         #expect(Self.message { _ = try PythonRewardFunction(path: "/nonexistent/r.py") }.contains("/nonexistent/r.py: no such file"))
         let text = Self.message { _ = try Self.module("import no_such_module_for_grlhf\n", name: "f") }
         #expect(text.contains("importing it failed") && text.contains("ModuleNotFoundError: No module named 'no_such_module_for_grlhf'"))
-        func parsed(_ spec: String) -> [String] { let p = PythonRewardFunction.parse(spec: spec); return [p.path, p.name] }
+        func parsed(_ spec: String) -> [String] { let p = RewardFunctionSpec(spec); return [p.path, p.name] }
         #expect(parsed("dir/r.py:score") == ["dir/r.py", "score"])
         #expect(parsed("dir/r.py") == ["dir/r.py", "compute_score"])
         #expect(parsed("C:/x.py") == ["C:/x.py", "compute_score"])

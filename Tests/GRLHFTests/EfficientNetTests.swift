@@ -8,8 +8,8 @@ import Testing
 
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/efficientnet")
 private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-/// The real weights, when fetched: the safetensors conversion of the .pth (see README).
-private let weightsPath = root.appendingPathComponent(".cache/models/efficientnet-lite0.safetensors").path
+/// The real weights, when fetched (`make models`).
+private let weightsPath = root.appendingPathComponent(".cache/models/efficientnet-lite0-57934424.pth").path
 private let weightsPresent = FileManager.default.fileExists(atPath: weightsPath)
 
 private func golden(_ file: String) throws -> [String: Tensor] {
@@ -176,7 +176,8 @@ private func syntheticStateDict() -> [String: Tensor] {
         sd = syntheticStateDict()
         sd["_bn1.running_var"]!.data[3] = -1
         #expect(throws: GRLHFError.self) { try EfficientNetLite0(stateDict: sd) }
-        #expect(throws: GRLHFError.self) { try EfficientNetLite0(contentsOf: "/nonexistent/model.bin") }
+        #expect(throws: GRLHFError.self) { try EfficientNetLite0(contentsOf: "/nonexistent/model.onnx") }
+        #expect(throws: PyTorchCheckpointError.self) { try EfficientNetLite0(contentsOf: "/nonexistent/model.pth") }
     }
 
     /// Shapes of every output, on a small input (the trunk is fully convolutional).
@@ -203,12 +204,29 @@ private struct Reference: Decodable {
     var photos: [Photo]
 }
 
+/// The real network, loaded once for the suite.
+private enum RealWeights {
+    static let model = Result { try EfficientNetLite0(contentsOf: weightsPath) }
+}
+
 /// The real ImageNet weights on five real photos against the PyTorch reference forward (BN not
 /// folded, float64). Skipped when the weights are not in .cache/models.
-@Suite(.serialized, .enabled(if: weightsPresent, "EfficientNet-Lite0 weights not found at .cache/models/efficientnet-lite0.safetensors"))
+@Suite(.serialized, .enabled(if: weightsPresent, "EfficientNet-Lite0 not fetched: run `make models` (.cache/models/efficientnet-lite0-57934424.pth)"))
 struct EfficientNetLite0RealWeightsTests {
+    /// The .pth read directly and the same tensors through a safetensors round trip build the same network.
+    @Test func pthAndSafetensorsAgree() throws {
+        let tensors = try PyTorchCheckpoint.read(contentsOf: weightsPath)
+        let floats = tensors.filter { !$0.name.hasSuffix("num_batches_tracked") }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("effnet-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Safetensors.write(floats, to: path)
+        let a = try RealWeights.model.get(), b = try EfficientNetLite0(contentsOf: path)
+        #expect(a.namedParameters().map(\.name) == b.namedParameters().map(\.name))
+        #expect(zip(a.parameters, b.parameters).allSatisfy { $0.scalars == $1.scalars })
+    }
+
     @Test func photosMatchReference() throws {
-        let m = try EfficientNetLite0(contentsOf: weightsPath)
+        let m = try RealWeights.model.get()
         #expect(m.parameterCount == 4_631_000)
         let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: fixtures.appendingPathComponent("reference.json")))
         let arrays = try golden("reference.safetensors")
@@ -241,7 +259,8 @@ struct EfficientNetLite0RealWeightsTests {
     }
 
     @Test func visionEncoderTokens() throws {
-        let m = try EfficientNetLite0(contentsOf: weightsPath)
+        let m = try RealWeights.model.get()
+        defer { m.tokens = .featureMap }
         let x = try EfficientNetLite0.pixels(pngAt: fixtures.appendingPathComponent("coffee.png").path)
         let arrays = try golden("reference.safetensors")
         withNoGrad {

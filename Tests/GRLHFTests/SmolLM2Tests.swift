@@ -96,4 +96,28 @@ struct SmolLM2Tests {
         let france = l.reference.cases[0]
         #expect(l.tokenizer.decode(france.greedy, skipSpecialTokens: true) == "The capital of France is Paris.")
     }
+
+    /// Decoding through the file's Q4_1/Q8_0 blocks (`quantized: true`): a step's logits within
+    /// the parity bound of the float32 path's on the same weights. (Greedy continuations through
+    /// the blocks are checked by Tests/cli/run.sh in a release build; a debug build's SIMD code
+    /// takes seconds a token.)
+    @Test func quantizedDecodeMatchesFloat32() throws {
+        let l = try Loaded.shared.get()
+        let q = try DecoderLM.load(gguf: l.file, quantized: true)
+        let c = l.reference.cases[0]
+        let v = q.config.vocabSize
+        // The prompt but its last token through each cache (float32 sgemm), then that token
+        // alone: the step that decode runs through the blocks.
+        let (want, got) = withNoGrad { () -> ([Float], [Float]) in
+            let (a, b) = (l.model.makeCache(batch: 1, capacity: c.ids.count), q.makeCache(batch: 1, capacity: c.ids.count))
+            _ = l.model(Array(c.ids.dropLast()), cache: a)
+            _ = q(Array(c.ids.dropLast()), cache: b)
+            return (l.model([c.ids.last!], cache: a).scalars, q([c.ids.last!], cache: b).scalars)
+        }
+        #expect(got.count == v && want.count == v)
+        let scale = want.map { abs(Double($0)) }.max()!
+        let worst = zip(got, want).map { abs(Double($0) - Double($1)) }.max()!
+        #expect(worst <= 1e-4 * scale, "max |quantized − float32 logit| \(worst) (scale \(scale))")
+        print("SmolLM2 quantized decode: max |logit − float32 path| = \(worst)")
+    }
 }

@@ -2,8 +2,9 @@
 # grlhf pipeline --quick on tiny JSONL sets about the fixture PNG: every stage runs, the summary
 # has a finite accuracy (overall and per answer type) for every reward model and policy, the
 # reward-hacking watch and stage times, report.html is self-contained with its charts, a partial
-# --config overrides the preset (an unknown key is refused), and a rerun resumes (skips finished
-# stages).
+# --config overrides the preset (an unknown key is refused), a Python reward function named in the
+# config trains one more policy (a missing file fails before any stage), and a rerun resumes (skips
+# finished stages).
 # Asserts nothing about which model wins.      Tests/cli/pipeline_quick.sh [GRLHF]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -38,8 +39,15 @@ write("prompts_train.jsonl", [prompt(*x) for x in rows(12)])
 write("prompts_test.jsonl", [prompt(*x) for x in rows(8)])
 write("prompts_test_ood.jsonl", [prompt(*x) for x in rows(8, negated=True)])
 PY
-echo '{"dpoSteps": 3, "policySteps": 4}' >"$tmp/config.json"
+cat >"$tmp/rewards.py" <<'PY'
+def names_answer(data_source, solution_str, ground_truth, extra_info=None):
+    return float(ground_truth.lower() in solution_str.lower())
+PY
+echo '{"dpoSteps": 3, "policySteps": 4, "rewardFunctions": ["'"$tmp"'/rewards.py:names_answer"]}' >"$tmp/config.json"
 echo '{"dpoStep": 3}' >"$tmp/typo.json"
+if "$grlhf" pipeline --quick --reward-fn "$tmp/missing.py" --data "$tmp" --output "$tmp/missing" >"$tmp/log" 2>&1; then fail "a missing reward file was accepted"; fi
+grep -q "missing.py: no such file" "$tmp/log" || { cat "$tmp/log"; fail "the missing reward file is not named"; }
+[ ! -e "$tmp/missing/base" ] || fail "a stage ran before the reward function was checked"
 if "$grlhf" pipeline --quick --config "$tmp/typo.json" --data "$tmp" --output "$tmp/typo" >"$tmp/log" 2>&1; then fail "an unknown config key was accepted"; fi
 grep -q "unknown pipeline config keys: dpoStep" "$tmp/log" || { cat "$tmp/log"; fail "the unknown key is not named"; }
 "$grlhf" pipeline --quick --config "$tmp/config.json" --data "$tmp" --output "$tmp/out" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "pipeline --quick"; }
@@ -55,14 +63,14 @@ assert set(models) == {"BT RM", "GRM (untrained)", "GRM+SFT", "GRM+RL"}, models
 assert all(finite(m["id"]) and finite(m["ood"]) and list(m["id"]["byType"]) == ["color"] for m in models.values()), models
 assert all(0 <= m["parseFailures"] <= 1 for m in models.values()), models
 policies = s["policies"]
-assert set(policies) == {"base (SFT)", "GRPO + BT RM", "GRPO + GRM", "GRPO + GRM+RL (grouped comparison)", "DPO"}, policies
+assert set(policies) == {"base (SFT)", "GRPO + BT RM", "GRPO + GRM", "GRPO + GRM+RL (grouped comparison)", "DPO", "GRPO + rewards.py:names_answer"}, policies
 assert all(finite(p["id"]) and finite(p["ood"]) and list(p["id"]["byType"]) == ["color"] for p in policies.values()), policies
 watch = s["rewardWatch"]
-assert len(watch) == 3 and all(math.isfinite(w[k]) for w in watch for k in ("rewardStart", "rewardEnd", "truthStart", "truthEnd")), watch
+assert len(watch) == 4 and all(math.isfinite(w[k]) for w in watch for k in ("rewardStart", "rewardEnd", "truthStart", "truthEnd")), watch
 assert all(0 <= w["truthStart"] <= 1 for w in watch), watch
-assert len(s["stages"]) == 11 and all(t["seconds"] > 0 for t in s["stages"]), s["stages"]
+assert len(s["stages"]) == 12 and all(t["seconds"] > 0 for t in s["stages"]), s["stages"]
 html = open(f"{out}/report.html").read()
-for heading in ("claims", "Reward models", "Policies", "Scaling", "Reward-hacking watch", "Training curves"):
+for heading in ("GRPO + rewards.py:names_answer", "claims", "Reward models", "Policies", "Scaling", "Reward-hacking watch", "Training curves"):
     assert heading in html, heading
 assert not re.search(r'(src|href)="(http|//)', html), "the report loads something from the network"
 images = re.findall(r'src="data:image/png;base64,', html)
@@ -71,10 +79,10 @@ scaling = s["scaling"]
 assert sorted((p["n"], p["reward"]) for p in scaling) == [(n, r) for n in (2, 3) for r in sorted(["GRPO + BT RM", "GRPO + GRM+RL (grouped comparison)"])], scaling
 assert all(math.isfinite(p["idGain"]) and math.isfinite(p["oodGain"]) for p in scaling), scaling
 PY
-stages="base rm-bt grm grm-sft grm-rl policy-grpo-bt policy-grpo-grm policy-grpo-grm-rl policy-dpo policy-grpo-bt-n2 policy-grpo-grm-rl-n2"
+stages="base rm-bt grm grm-sft grm-rl policy-grpo-bt policy-grpo-grm policy-grpo-grm-rl policy-dpo policy-grpo-bt-n2 policy-grpo-grm-rl-n2 policy-grpo-fn-rewards-names-answer"
 for stage in $stages; do
     [ -f "$tmp/out/$stage/stage.done" ] && [ -s "$tmp/out/$stage/metrics.jsonl" ] || fail "stage $stage did not finish"
 done
 "$grlhf" pipeline --quick --config "$tmp/config.json" --data "$tmp" --output "$tmp/out" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "pipeline rerun"; }
-[ "$(grep -c 'done earlier' "$tmp/log")" = 11 ] || { cat "$tmp/log"; fail "a rerun should skip the 11 finished stages"; }
-echo "ok   pipeline --quick: every stage ran, finite accuracies, watch, report, config override, a rerun resumes"
+[ "$(grep -c 'done earlier' "$tmp/log")" = 12 ] || { cat "$tmp/log"; fail "a rerun should skip the 12 finished stages"; }
+echo "ok   pipeline --quick: every stage ran (one with a Python reward), finite accuracies, watch, report, config override, a rerun resumes"

@@ -38,11 +38,20 @@ public enum GenerationBenchmark {
 
     /// Best of `repeats`: prefill of `promptLength` tokens; greedy decode of `newTokens`, alone and
     /// as a group of `group` (decode time excludes the prefill).
-    public static func run(shape: String, threads: Int = 1, promptLength: Int = 64, newTokens: Int = 32,
+    /// `shape`: a name in `shapes` (random weights), or a Llama `.gguf` file (its weights;
+    /// `quantized`: decode through its Q4/Q8 blocks, see `DecoderLM.load(gguf:quantized:)`).
+    /// `group` 0 skips the group run.
+    public static func run(shape: String, quantized: Bool = false, threads: Int = 1, promptLength: Int = 64, newTokens: Int = 32,
                            group: Int = 8, repeats: Int = 3) throws -> Result {
-        guard let config = shapes[shape] else { throw GRLHFError.invalidArgument("unknown shape \(shape); known: \(shapes.keys.sorted())") }
+        let model: DecoderLM
+        if shape.hasSuffix(".gguf") {
+            model = try DecoderLM.load(gguf: shape, quantized: quantized)
+        } else {
+            guard let config = shapes[shape] else { throw GRLHFError.invalidArgument("unknown shape \(shape); known: \(shapes.keys.sorted())") }
+            model = try DecoderLM(config, seed: 1)
+        }
+        let config = model.config
         Runtime.setThreads(threads)
-        let model = try DecoderLM(config, seed: 1)
         var rng = PCG32(seed: 2)
         let prompt = (0..<promptLength).map { _ in Int32(rng.nextUInt32() % UInt32(config.vocabSize)) }
         let options = SamplingOptions(temperature: 0, maxNewTokens: newTokens)
@@ -50,9 +59,10 @@ public enum GenerationBenchmark {
         for _ in 0..<repeats {
             prefill = min(prefill, seconds { _ = withNoGrad { model(prompt, batch: 1, time: promptLength) } })
             single = min(single, seconds { _ = model.generate(prompt: prompt, options: options) })
-            grouped = min(grouped, seconds { _ = model.sampleGroup(prompt: prompt, count: group, options: options) })
+            if group > 0 { grouped = min(grouped, seconds { _ = model.sampleGroup(prompt: prompt, count: group, options: options) }) }
         }
-        return Result(model: shape, threads: threads, prefillTokensPerSecond: Double(promptLength) / prefill,
+        let name = shape.hasSuffix(".gguf") ? (shape.split(separator: "/").last.map(String.init) ?? shape) + (quantized ? " (blocks)" : " (float32)") : shape
+        return Result(model: name, threads: threads, prefillTokensPerSecond: Double(promptLength) / prefill,
                       decodeTokensPerSecond: Double(newTokens) / max(single - prefill, 1e-9),
                       groupTokensPerSecond: Double(group * newTokens) / max(grouped - prefill, 1e-9), group: group)
     }

@@ -14,13 +14,14 @@ public enum TextGeneration {
 
     /// With `imagePath` (a PNG), the model must be multimodal; the image's placeholder token goes
     /// on its own line before the prompt, as LLaVA's templates put it.
+    /// `quantized`: a GGUF's Q4/Q8 matrices decode from their blocks (`DecoderLM.load(gguf:quantized:)`).
     public static func run(modelDirectory: String, prompt: String, imagePath: String? = nil, chat: Bool = true,
-                           options: SamplingOptions) throws -> Result {
+                           quantized: Bool = false, options: SamplingOptions) throws -> Result {
         let model: any CausalLM, tokenizer: Tokenizer
         var system: String?
         if modelDirectory.hasSuffix(".gguf") {
             let file = try GGUFFile.open(modelDirectory)
-            model = try DecoderLM.load(gguf: file)
+            model = try DecoderLM.load(gguf: file, quantized: quantized)
             tokenizer = try Tokenizer(gguf: file)
             if chat {
                 let template = try file.string("tokenizer.chat_template")

@@ -77,12 +77,18 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// Dequantizes tensor `info` of this file into `destination` (room for `info.elementCount`).
     public func read(_ info: GGUFTensorInfo, into destination: UnsafeMutablePointer<Float>) throws {
+        try withBytes(info) { source in
+            try GGUFDequantize.run(info.type, name: info.name, source: source, count: info.elementCount, into: destination)
+        }
+    }
+
+    /// Tensor `info`'s stored bytes (`info.byteCount` of them, in its own type), for `body` only.
+    public func withBytes<R>(_ info: GGUFTensorInfo, _ body: (UnsafeRawPointer) throws -> R) throws -> R {
         guard let base = bytes.buffer.baseAddress, tensorIndex[info.name] != nil,
               info.offset <= fileSize - dataOffset, info.byteCount <= fileSize - dataOffset - info.offset else {
             throw GGUFError.missingTensor(info.name)
         }
-        try GGUFDequantize.run(info.type, name: info.name, source: base + dataOffset + info.offset,
-                               count: info.elementCount, into: destination)
+        return try body(base + dataOffset + info.offset)
     }
 
     static func allocate(_ info: GGUFTensorInfo) throws -> Tensor {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A Hugging Face model directory: `config.json` beside `model.safetensors`.
+/// A Hugging Face model directory: `config.json` beside `model.safetensors` (or `pytorch_model.bin`).
 enum ModelDirectory {
     /// The decoded `config.json`; engine errors pass through, anything else is a format error.
     static func config<C: Decodable>(_ directory: String, as type: C.Type) throws -> C {
@@ -15,11 +15,16 @@ enum ModelDirectory {
         }
     }
 
-    /// Loads `model.safetensors` into `module` by name. Every parameter must be there with its
-    /// shape; extra tensors are an error unless `ignoring` accepts their names.
+    /// Loads `model.safetensors` into `module` by name, or `pytorch_model.bin` (a torch.save state
+    /// dict, read without Python) when there is no safetensors file. Every parameter must be there
+    /// with its shape; extra tensors are an error unless `ignoring` accepts their names.
     static func loadWeights(_ directory: String, into module: Module, ignoring: (String) -> Bool = { _ in false }) throws {
-        let path = URL(fileURLWithPath: directory).appendingPathComponent("model.safetensors").path
-        let weights = try Safetensors.read(contentsOf: path)
+        let url = URL(fileURLWithPath: directory)
+        let safetensors = url.appendingPathComponent("model.safetensors").path
+        let pytorch = url.appendingPathComponent("pytorch_model.bin").path
+        let useTorch = !FileManager.default.fileExists(atPath: safetensors) && FileManager.default.fileExists(atPath: pytorch)
+        let path = useTorch ? pytorch : safetensors
+        let weights = try useTorch ? PyTorchCheckpoint.read(contentsOf: path) : Safetensors.read(contentsOf: path)
         let unused = try module.load(Dictionary(weights.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }))
             .filter { !ignoring($0) }
         guard unused.isEmpty else { throw GRLHFError.invalidFormat("\(path): unexpected tensors \(unused.prefix(5))") }

@@ -13,11 +13,15 @@ extension DecoderLM {
     ///
     /// Every tensor the config implies is checked for presence, type and shape before anything
     /// is allocated, so a crafted file cannot claim more memory than its tensors' bytes imply.
-    public static func load(gguf path: String) throws -> DecoderLM {
-        try load(gguf: GGUFFile.open(path))
+    ///
+    /// `quantized`: matrices stored as Q8_0, Q4_0 or Q4_1 also keep their blocks
+    /// (`Linear.quantized`), which decode without gradients multiplies directly; the float32
+    /// weights stay for training and long prompts.
+    public static func load(gguf path: String, quantized: Bool = false) throws -> DecoderLM {
+        try load(gguf: GGUFFile.open(path), quantized: quantized)
     }
 
-    public static func load(gguf f: GGUFFile) throws -> DecoderLM {
+    public static func load(gguf f: GGUFFile, quantized: Bool = false) throws -> DecoderLM {
         let config = try ggufConfig(f)
         let model = try DecoderLM(config, seed: 0, std: 0)
         // Plan: every parameter's GGUF tensor, with its shape checked, before reading any data.
@@ -39,15 +43,27 @@ extension DecoderLM {
         guard extra.isEmpty else {
             throw GRLHFError.unsupported("gguf: tensors grlhf does not map onto a Llama decoder: \(extra.prefix(5))")
         }
+        let linears = quantized ? model.linearsByWeight() : [:]
         for (param, info, heads) in plan {
-            guard let heads else { try f.read(info, into: param.data); continue }
-            // GGUF row h·D + 2i + j holds HF row h·D + j·D/2 + i.
-            let tmp = try GGUFFile.allocate(info)
-            try f.read(info, into: tmp.data)
-            let rows = param.shape[0], cols = param.shape[1], d = rows / heads, half = d / 2
-            for h in 0 ..< heads { for i in 0 ..< half { for j in 0 ..< 2 {
-                (param.data + (h * d + j * half + i) * cols).update(from: tmp.data + (h * d + 2 * i + j) * cols, count: cols)
-            } } }
+            // GGUF row h·D + 2i + j holds HF row h·D + j·D/2 + i: HF row r comes from GGUF row order[r].
+            let order = heads.map { heads in
+                let d = param.shape[0] / heads, half = d / 2
+                return (0 ..< param.shape[0]).map { r in (r / d) * d + 2 * (r % d % half) + (r % d) / half }
+            }
+            if let order {
+                let tmp = try GGUFFile.allocate(info)
+                try f.read(info, into: tmp.data)
+                let cols = param.shape[1]
+                for (r, source) in order.enumerated() { (param.data + r * cols).update(from: tmp.data + source * cols, count: cols) }
+            } else {
+                try f.read(info, into: param.data)
+            }
+            guard quantized, QuantizedMatrix.types.contains(info.type.id), param.rank == 2 else { continue }
+            let blocks = try f.withBytes(info) {
+                try QuantizedMatrix(type: info.type, rows: param.shape[0], cols: param.shape[1], source: $0, rowOrder: order)
+            }
+            if param === model.embed.weight && model.head == nil { model.quantizedEmbedding = blocks }
+            linears[ObjectIdentifier(param)]?.quantized = blocks
         }
         return model
     }

@@ -172,6 +172,8 @@ public final class DecoderLM: Module {
 
     public let config: Config
     let embed: Embedding, layers: ModuleList<Layer>, norm: RMSNorm, head: Linear?
+    /// The tied head's embedding in a ggml block format (see `Linear.quantized`).
+    var quantizedEmbedding: QuantizedMatrix?
 
     /// A randomly initialized model (normal, std 0.02; norms at 1) from `config`.
     public convenience init(_ config: Config, seed: UInt64 = 0) throws {
@@ -254,7 +256,7 @@ public final class DecoderLM: Module {
     /// Next-token logits [B, T, V] of hidden states [B, T, H] (tied head: the embedding matrix).
     /// An untied head goes through its `Linear`, so a LoRA adapter on lm_head applies.
     public func logits(_ hidden: Tensor) -> Tensor {
-        head.map { $0(hidden) } ?? Tensor.linear(hidden, weight: embed.weight, bias: nil)
+        head.map { $0(hidden) } ?? quantizedEmbedding?.linear(hidden, bias: nil) ?? Tensor.linear(hidden, weight: embed.weight, bias: nil)
     }
 
     /// Next-token cross-entropy as Hugging Face computes it with `labels = input_ids`: position t

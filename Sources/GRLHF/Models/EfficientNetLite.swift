@@ -156,15 +156,17 @@ public final class EfficientNetLite0: Module, VisionEncoder {
         setTrainable(false)
     }
 
-    /// Loads the checkpoint at `path`: a safetensors file with the .pth names (F32; e.g. the
-    /// .pth converted with the `safetensors` package).
+    /// Loads the checkpoint at `path`, by extension: the PyTorch file itself (`.pth`/`.pt`/`.bin`,
+    /// legacy or zip format, e.g. `efficientnet-lite0-57934424.pth` from `make models`) or a
+    /// `.safetensors` copy with the same names.
     public convenience init(contentsOf path: String, tokens: Tokens = .featureMap) throws {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         let tensors: [(name: String, tensor: Tensor)]
         switch ext {
+        case "pth", "pt", "bin": tensors = try PyTorchCheckpoint.read(contentsOf: path)
         case "safetensors": tensors = try Safetensors.read(contentsOf: path)
         default:
-            throw GRLHFError.unsupported("EfficientNet-Lite0: \(path): unknown checkpoint kind .\(ext) (expected .safetensors)")
+            throw GRLHFError.unsupported("EfficientNet-Lite0: \(path): unknown checkpoint kind .\(ext) (expected .pth, .pt, .bin or .safetensors)")
         }
         try self.init(stateDict: Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }), tokens: tokens)
     }

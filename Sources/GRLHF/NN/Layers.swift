@@ -4,6 +4,9 @@ public final class Linear: Module {
     public let bias: Tensor?
     /// A low-rank update added to the output (set by `LoRA.attach`).
     public internal(set) var adapter: LoRAAdapter?
+    /// The weight in a ggml block format (`DecoderLM.load(gguf:quantized:)`), used instead of
+    /// `weight` for decode without gradients; `weight` stays the float32 values of the same blocks.
+    public internal(set) var quantized: QuantizedMatrix?
 
     /// Weights drawn from N(0, std²); std 0 gives zeros without drawing (weights about to be loaded).
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, std: Float = 0.02, rng: inout PCG32) {
@@ -15,7 +18,7 @@ public final class Linear: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = Tensor.linear(x, weight: weight, bias: bias)
+        let y = quantized?.linear(x, bias: bias) ?? Tensor.linear(x, weight: weight, bias: bias)
         guard let adapter else { return y }
         return y + adapter(x)
     }

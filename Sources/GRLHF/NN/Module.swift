@@ -27,6 +27,13 @@ open class Module {
             + children.flatMap { $0.module.namedParameters(prefix: prefix + $0.name + ".") }
     }
 
+    /// Every `Linear` below this module, by its weight tensor.
+    func linearsByWeight() -> [ObjectIdentifier: Linear] {
+        var out = children.reduce(into: [:]) { $0.merge($1.module.linearsByWeight()) { a, _ in a } }
+        if let linear = self as? Linear { out[ObjectIdentifier(linear.weight)] = linear }
+        return out
+    }
+
     public var parameters: [Tensor] { namedParameters().map(\.tensor) }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 

@@ -60,6 +60,11 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
     public var evalPrompts = 200
     /// Responses per prompt of the scaling run.
     public var scalingGroups = [3, 5, 7]
+    /// Python reward functions, `FILE.py[:NAME]` as `grlhf rl --reward-fn` takes them (verl's or
+    /// TRL's convention, detected): each trains one more GRPO policy from the base, evaluated and
+    /// watched like the others. They run in the grlhf CLI's embedded interpreter
+    /// (`Pipeline.rewardFunction`); libgrlhf itself embeds no Python.
+    public var rewardFunctions: [String] = []
 
     public init() {}
 
@@ -124,8 +129,27 @@ public final class Pipeline {
     /// One line per finished stage, for the terminal.
     public var log: (String) -> Void = { print($0) }
     var stageTimes: [StageTime] = []
+    /// Makes the reward a `rewardFunctions` entry names; set by the grlhf CLI (GRLHFPython).
+    /// Without it, a config naming reward functions is refused before any stage runs.
+    public var rewardFunction: ((String) throws -> RewardFunction)?
 
     public init(config: PipelineConfig) { self.config = config }
+
+    /// Each `rewardFunctions` entry: its policy's label, stage folder and reward, made now so a
+    /// wrong path or name fails before hours of training.
+    func userRewards() throws -> [(label: String, stage: String, reward: RewardFunction)] {
+        guard !config.rewardFunctions.isEmpty else { return [] }
+        guard let make = rewardFunction else {
+            throw GRLHFError.unsupported("rewardFunctions \(config.rewardFunctions) need Python: run the pipeline with the grlhf CLI, which embeds it (libgrlhf does not)")
+        }
+        var seen = Set<String>()
+        return try config.rewardFunctions.map { spec in
+            let s = RewardFunctionSpec(spec)
+            let stage = "policy-grpo-fn-" + String((s.module + "-" + s.name).map { $0.isLetter || $0.isNumber ? $0 : "-" })
+            guard seen.insert(stage).inserted else { throw GRLHFError.invalidArgument("rewardFunctions: \(s.module).py:\(s.name) is given twice") }
+            return ("GRPO + \(s.module).py:\(s.name)", stage, try make(spec))
+        }
+    }
 
     func path(_ parts: String...) -> String { ([config.output] + parts).joined(separator: "/") }
     func data<T: Decodable>(_ file: String, _ type: T.Type) throws -> [T] { try JSONLines.read(type, from: config.data + "/" + file) }
@@ -142,6 +166,7 @@ public final class Pipeline {
     @discardableResult
     public func run() throws -> PipelineSummary {
         Runtime.setThreads(config.threads)
+        let user = try userRewards()
         try FileManager.default.createDirectory(atPath: config.output, withIntermediateDirectories: true)
         try AtomicFile.writeJSON(config, to: path("config.json"))
         stageTimes = []
@@ -225,7 +250,7 @@ public final class Pipeline {
             (PipelineSummary.policyOrder[1], "policy-grpo-bt", { RewardModelReward(rm, encoder: rmEncoder) }),
             (PipelineSummary.policyOrder[2], "policy-grpo-grm", { GroupedComparisonReward(judge: try judge(format)) }),
             (PipelineSummary.policyOrder[3], "policy-grpo-grm-rl", { GroupedComparisonReward(judge: try judge(rlJudge)) }),
-        ]
+        ] + user.map { u in (u.label, u.stage, { u.reward }) }
         var policies: [String: PolicyResult] = [PipelineSummary.policyOrder[0]: baseResult]
         var watch: [RewardWatch] = []
         for r in rewards {

@@ -100,6 +100,11 @@ public struct PipelineSummary: Codable, Sendable {
     public static let rewardModelOrder = ["BT RM", "GRM (untrained)", "GRM+SFT", "GRM+RL"]
     public static let policyOrder = ["base (SFT)", "GRPO + BT RM", "GRPO + GRM", "GRPO + GRM+RL (grouped comparison)", "DPO"]
 
+    /// The policies in table order: the paper's, then any others (Python reward functions) by name.
+    public var policyNames: [String] {
+        Self.policyOrder.filter { policies[$0] != nil } + policies.keys.filter { !Self.policyOrder.contains($0) }.sorted()
+    }
+
     /// The paper's orderings, each marked reproduced only when this run's margin exceeds twice
     /// the binomial standard error of the difference (a smaller win is noise at a few hundred
     /// test items, and is reported as such).
@@ -148,8 +153,8 @@ public struct PipelineSummary: Codable, Sendable {
         }
         lines.append("")
         lines.append("policy                               ID acc   OOD acc" + typeHeader)
-        for name in Self.policyOrder {
-            guard let r = policies[name] else { continue }
+        for name in policyNames {
+            let r = policies[name]!
             lines.append(name.padding(toLength: 36, withPad: " ", startingAt: 0)
                          + String(format: " %6.3f   %7.3f", r.id.overall, r.ood.overall) + cells(r.id))
         }

@@ -40,8 +40,9 @@ enum PipelineReport {
                       })
         html += "<h2>Policies: answer accuracy against ground truth</h2>"
         html += table(["policy", "ID", "OOD"] + types.map { "ID " + $0 },
-                      PipelineSummary.policyOrder.compactMap { name in
-                          summary.policies[name].map { p in [name, number(p.id.overall), number(p.ood.overall)] + types.map { number(p.id.byType[$0]) } }
+                      summary.policyNames.map { name in
+                          let p = summary.policies[name]!
+                          return [name, number(p.id.overall), number(p.ood.overall)] + types.map { number(p.id.byType[$0]) }
                       })
 
         if !summary.scaling.isEmpty {

@@ -112,6 +112,13 @@ def test_every_config_key_is_settable() -> None:
         assert p.config == quick
 
 
+def test_python_reward_functions_need_the_cli(tmp_path: Path) -> None:
+    # libgrlhf embeds no Python, so a config naming reward functions is refused up front.
+    with pytest.raises(grlhf.Error, match="rewardFunctions need Python") as e:
+        grlhf.Pipeline({"rewardFunctions": ["rewards.py:f"]}, preset="quick", output=tmp_path)
+    assert e.value.status == _lib.ERR_UNSUPPORTED
+
+
 def test_freed_exactly_once(tmp_path: Path) -> None:
     before = grlhf.live_handles()
     p = grlhf.Pipeline(preset="quick", output=tmp_path)
