@@ -9,7 +9,7 @@ struct GRLHFCommand: ParsableCommand {
         version: GRLHF.version,
         subcommands: [Demo.self, Generate.self, Info.self, InitModel.self, Bench.self,
                       SFT.self, TrainRM.self, DPO.self, RL.self, JudgeCommand.self, TrainGRM.self, DataCommand.self,
-                      PipelineCommand.self])
+                      PipelineCommand.self, Classify.self])
 }
 
 struct Demo: ParsableCommand {

@@ -71,6 +71,28 @@ let gradCases: [Op: [GradCase]] = {
         GradCase(name: "padding, not causal", inputs: [r(2, 4, 6), r(2, 4, 6), r(2, 4, 6)]) {
             Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 2, causal: false, keyLengths: [4, 2]) },
     ]
+    // Convolutions in every path: im2col (stem-like 3x3 stride 2, 5x5, 1x1 with stride), plain
+    // sgemm (1x1), depthwise 3x3 and 5x5 with and without stride; odd and even sizes.
+    c[.conv2d] = [
+        GradCase(name: "3x3 stride 2, bias", inputs: [r(2, 3, 7, 6), r(4, 3, 3, 3), r(4)]) {
+            Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2) },
+        GradCase(name: "1x1 pointwise, bias", inputs: [r(2, 5, 3, 4), r(3, 5, 1, 1), r(3)]) {
+            Tensor.conv2d($0[0], weight: $0[1], bias: $0[2]) },
+        GradCase(name: "1x1 stride 2", inputs: [r(1, 3, 5, 4), r(2, 3, 1, 1)]) { Tensor.conv2d($0[0], weight: $0[1], stride: 2) },
+        GradCase(name: "5x5 dense, no padding", inputs: [r(1, 2, 6, 7), r(2, 2, 5, 5)]) {
+            Tensor.conv2d($0[0], weight: $0[1], padding: 0) },
+        GradCase(name: "depthwise 3x3, bias", inputs: [r(2, 3, 5, 6), r(3, 1, 3, 3), r(3)]) {
+            Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], groups: 3) },
+        GradCase(name: "depthwise 5x5 stride 2", inputs: [r(1, 2, 8, 7), r(2, 1, 5, 5)]) {
+            Tensor.conv2d($0[0], weight: $0[1], stride: 2, groups: 2) },
+        GradCase(name: "depthwise 3x3 stride 2, wide rows", inputs: [r(1, 2, 4, 37), r(2, 1, 3, 3), r(2)]) {
+            Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, groups: 2) },
+        GradCase(name: "depthwise 3x3, wide rows", inputs: [r(1, 2, 3, 35), r(2, 1, 3, 3)]) {
+            Tensor.conv2d($0[0], weight: $0[1], groups: 2) },
+    ]
+    // Values kept away from the kinks at 0 and 6, where a central difference straddles them.
+    c[.relu6] = [GradCase(name: "relu6", inputs: [Tensor((0..<40).map { Float($0) * 0.23 - 2.1 }, shape: [40])]) { $0[0].relu6() }]
+    c[.globalAveragePool] = [GradCase(name: "planes", inputs: [r(2, 3, 4, 5)]) { $0[0].globalAveragePool() }]
     return c
 }()
 

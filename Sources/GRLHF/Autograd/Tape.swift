@@ -16,6 +16,7 @@ public enum Op: String, CaseIterable, Sendable {
     case reshape, transpose, slice, concat, gather
     case maskedFill
     case attention
+    case conv2d, relu6, globalAveragePool
 }
 
 /// The record of one op application: its inputs, output and how to pull a gradient back.

@@ -116,8 +116,7 @@ public final class MultimodalModel: Module, CausalLM {
 
     /// Projected image features [B, N, H_lm] for images [B, C, S, S].
     public func imageFeatures(_ images: Tensor) -> Tensor {
-        let h = vision(images)                                                    // [B, 1+N, D]
-        let patches = h.slice(axis: 1, 1..<h.shape[1])                            // CLS dropped
+        let patches = vision.features(images)                                     // [B, N, D], CLS dropped
         return linear2(linear1(patches).gelu())
     }
 
