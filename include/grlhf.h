@@ -298,11 +298,13 @@ typedef struct grlhf_generation grlhf_generation;
 #define GRLHF_FINISH_LENGTH 1
 
 /**
- * Loads a model directory (config.json + model.safetensors) into *out; free it
- * with grlhf_model_free. config.json's model_type chooses the model: "llama"
- * or "qwen2" (a Hugging Face checkpoint) or "llava" (a multimodal directory as
- * grlhf_model_save and `grlhf init-model` write it). Loads OpenBLAS if no
- * earlier call has.
+ * Loads a model directory (config.json + model.safetensors, or
+ * pytorch_model.bin without it) into *out; free it with grlhf_model_free.
+ * config.json's model_type chooses the model: "llama" or "qwen2" (a Hugging
+ * Face checkpoint) or "llava" (a multimodal directory as grlhf_model_save and
+ * `grlhf init-model` write it). A path ending in ".gguf" is a llama.cpp file
+ * instead (Llama architecture, F32/F16/BF16/Q8_0/Q4_0/Q4_1 tensors dequantized
+ * to float32). Loads OpenBLAS if no earlier call has.
  * Returns GRLHF_ERR_IO (a file cannot be read), GRLHF_ERR_INVALID_FORMAT
  * (bad config or weights), GRLHF_ERR_UNSUPPORTED (an unsupported architecture
  * or option; OpenBLAS cannot be loaded), GRLHF_ERR_OUT_OF_MEMORY (the config's
@@ -400,7 +402,8 @@ grlhf_status grlhf_model_logprobs(grlhf_model *model, const int32_t *ids, int64_
 
 /**
  * Loads a Hugging Face tokenizer.json (byte-level BPE: GPT-2, Llama-3, Qwen2,
- * SmolLM2) into *out; free it with grlhf_tokenizer_free.
+ * SmolLM2), or the tokenizer inside a ".gguf" file (GPT-2-style BPE with its
+ * pre-tokenizer), into *out; free it with grlhf_tokenizer_free.
  * Returns GRLHF_ERR_IO, GRLHF_ERR_INVALID_FORMAT, GRLHF_ERR_UNSUPPORTED (another
  * tokenizer model) or GRLHF_ERR_INVALID_ARGUMENT (NULL or non-UTF-8 path).
  */

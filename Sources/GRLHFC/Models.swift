@@ -198,6 +198,11 @@ func checkModelSize(configFile path: String) throws {
 public func grlhf_model_load(_ dir: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     entry(out: out, empty: nil) {
         let dir = try utf8String(dir, "dir")
+        // A GGUF's sizes are checked against its own bytes by the loader.
+        if dir.hasSuffix(".gguf") {
+            try Runtime.requireBLAS()
+            return Handles.register(ModelBox(try DecoderLM.load(gguf: dir)), as: .model)
+        }
         try checkModelSize(configFile: URL(fileURLWithPath: dir).appendingPathComponent("config.json").path)
         try Runtime.requireBLAS()
         return Handles.register(ModelBox(try loadModel(directory: dir)), as: .model)
@@ -305,7 +310,8 @@ public func grlhf_model_logprobs(_ handle: OpaquePointer?, _ ids: UnsafePointer<
 public func grlhf_tokenizer_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     entry(out: out, empty: nil) {
         let path = try utf8String(path, "path")
-        return Handles.register(try Tokenizer.load(contentsOf: path), as: .tokenizer)
+        return Handles.register(path.hasSuffix(".gguf") ? try Tokenizer(gguf: GGUFFile.open(path)) : try Tokenizer.load(contentsOf: path),
+                                as: .tokenizer)
     }
 }
 

@@ -11,7 +11,17 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
 private let modelPath = root.appendingPathComponent(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
 private let referencePath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("Fixtures/gguf/smollm2_reference.json").path
+private let llamaCppPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/gguf/smollm2_llamacpp.json").path
 private let modelPresent = FileManager.default.fileExists(atPath: modelPath)
+
+/// llama.cpp's own ids and top-5 logits for the same prompts (scripts/llamacpp_reference.py: the
+/// float32 copy of the GGUF, float32 KV cache).
+private struct LlamaCppReference: Decodable {
+    struct Row: Decodable { var position: Int; var top5_ids: [Int32]; var top5_logits: [Double] }
+    struct Case: Decodable { var text: String; var llamacpp_ids: [Int32]; var positions: [Row] }
+    var cases: [Case]
+}
 
 private struct Reference: Decodable {
     struct Row: Decodable { var position: Int; var top5_ids: [Int32]; var top5_logits: [Double] }
@@ -23,12 +33,13 @@ private struct Reference: Decodable {
 /// The model, tokenizer and reference, loaded once for the suite.
 private final class Loaded: @unchecked Sendable {
     static let shared = Result { try Loaded() }
-    let file: GGUFFile, model: DecoderLM, tokenizer: Tokenizer, reference: Reference
+    let file: GGUFFile, model: DecoderLM, tokenizer: Tokenizer, reference: Reference, llamaCpp: LlamaCppReference
     init() throws {
         file = try GGUFFile.open(modelPath)
         model = try DecoderLM.load(gguf: file)
         tokenizer = try Tokenizer(gguf: file)
         reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: referencePath)))
+        llamaCpp = try JSONDecoder().decode(LlamaCppReference.self, from: Data(contentsOf: URL(fileURLWithPath: llamaCppPath)))
     }
 }
 
@@ -48,7 +59,8 @@ struct SmolLM2Tests {
     @Test func tokenizerMatchesReferences() throws {
         let l = try Loaded.shared.get()
         #expect(l.tokenizer.encode("Hello world 2024") == [19556, 905, 216, 34, 32, 34, 36])
-        for c in l.reference.cases {
+        for (c, ll) in zip(l.reference.cases, l.llamaCpp.cases) {
+            #expect(l.tokenizer.encode(c.rendered) == ll.llamacpp_ids, "\(c.text): llama.cpp's ids")
             #expect(l.tokenizer.encode(c.rendered) == c.ids, "\(c.text)")
             #expect(l.tokenizer.decode(c.ids) == c.rendered, "\(c.text)")
         }
@@ -56,31 +68,34 @@ struct SmolLM2Tests {
                 == "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
     }
 
-    /// Top-5 logits at the first, middle and last positions of each prompt: the same ids in the
-    /// same order (where the reference's gap exceeds the tolerance) and values within 1e-4 of the
-    /// largest |logit| (reliability.md's parity bound).
-    @Test func logitsMatchNumpyReference() throws {
+    /// Top-5 logits at the first, middle and last positions of each prompt against the numpy
+    /// reference and against llama.cpp itself: the same ids in the same order (where the
+    /// reference's gap exceeds the tolerance) and values within 1e-4 of the largest |logit|
+    /// (reliability.md's parity bound).
+    @Test func logitsMatchNumpyAndLlamaCpp() throws {
         let l = try Loaded.shared.get()
-        var worst = 0.0
-        for c in l.reference.cases {
-            let logits = l.model(c.ids, batch: 1, time: c.ids.count)                  // [1, T, V]
+        var worst = (numpy: 0.0, llamaCpp: 0.0)
+        #expect(l.llamaCpp.cases.map(\.text) == l.reference.cases.map(\.text))
+        for (c, ll) in zip(l.reference.cases, l.llamaCpp.cases) {
+            let logits = withNoGrad { l.model(c.ids, batch: 1, time: c.ids.count).scalars }       // [1, T, V]
             let v = l.model.config.vocabSize
-            for row in c.positions {
-                let p = logits.data + row.position * v
-                let scale = (0 ..< v).reduce(0.0) { max($0, abs(Double(p[$1]))) }
-                let tol = 1e-4 * scale
-                for (id, want) in zip(row.top5_ids, row.top5_logits) {
-                    let got = Double(p[Int(id)])
-                    worst = max(worst, abs(got - want))
-                    #expect(abs(got - want) <= tol, "\(c.text) @\(row.position) id \(id): \(got) vs \(want) (tol \(tol))")
-                }
+            for (row, llRow) in zip(c.positions, ll.positions) {
+                let p = Array(logits[row.position * v ..< (row.position + 1) * v])
+                let tol = 1e-4 * Double(p.map(abs).max()!)
                 let mine = (0 ..< v).sorted { p[$0] > p[$1] }.prefix(5).map(Int32.init)
-                for k in 0 ..< 5 where k == 4 || row.top5_logits[k] - row.top5_logits[k + 1] > 2 * tol {
-                    #expect(mine[k] == row.top5_ids[k], "\(c.text) @\(row.position) rank \(k): \(Array(mine)) vs \(row.top5_ids)")
+                for (name, ids, values) in [("numpy", row.top5_ids, row.top5_logits), ("llama.cpp", llRow.top5_ids, llRow.top5_logits)] {
+                    for (id, want) in zip(ids, values) {
+                        let error = abs(Double(p[Int(id)]) - want)
+                        if name == "numpy" { worst.numpy = max(worst.numpy, error) } else { worst.llamaCpp = max(worst.llamaCpp, error) }
+                        #expect(error <= tol, "\(name): \(c.text) @\(row.position) id \(id): \(p[Int(id)]) vs \(want) (tol \(tol))")
+                    }
+                    for k in 0 ..< 5 where k == 4 || values[k] - values[k + 1] > 2 * tol {
+                        #expect(mine[k] == ids[k], "\(name): \(c.text) @\(row.position) rank \(k): \(Array(mine)) vs \(ids)")
+                    }
                 }
             }
         }
-        print("SmolLM2 parity: max |logit − numpy reference| = \(worst)")
+        print("SmolLM2 parity: max |logit − numpy reference| = \(worst.numpy), − llama.cpp = \(worst.llamaCpp)")
     }
 
     /// Greedy decoding with the KV cache continues the chat prompts as the reference's

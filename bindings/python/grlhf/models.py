@@ -102,7 +102,8 @@ class Model(_Handle):
 
     @classmethod
     def load(cls, directory: _PathLike) -> "Model":
-        """Loads a model directory (config.json + model.safetensors) of any supported kind."""
+        """Loads a model directory (config.json + model.safetensors) of any supported kind, or a
+        Llama ``.gguf`` file (weights dequantized to float32)."""
         return cls(directory)
 
     @classmethod
@@ -203,7 +204,8 @@ class Model(_Handle):
 
 
 class Tokenizer(_Handle):
-    """A byte-level BPE tokenizer read from a Hugging Face tokenizer.json; thread-safe."""
+    """A byte-level BPE tokenizer read from a Hugging Face tokenizer.json or from a ``.gguf``
+    file; thread-safe."""
 
     _free = staticmethod(lambda h: _c.grlhf_tokenizer_free(h))
 

@@ -140,3 +140,22 @@ def test_misuse_of_freed_handles() -> None:
     with pytest.raises(grlhf.Error) as info:
         _lib.lib.grlhf_model_vocab_size(handle, ctypes.byref(ctypes.c_int64()))
     assert info.value.status == _lib.ERR_MISUSE
+
+
+def test_gguf_model_and_tokenizer() -> None:
+    # The tiny random Llama GGUF of Tests/GRLHFTests/Fixtures/gguf: its logits (made by numpy from
+    # gguf.quants) give the log-probabilities grlhf_model_load's GGUF path must reproduce.
+    gguf = FIXTURES / "gguf"
+    expected = grlhf.load_safetensors(gguf / "tiny_llama.expected")
+    ids, logits = expected["ids"].astype(np.int32), expected["logits"].astype(np.float64)
+    with grlhf.Model.load(gguf / "tiny_llama.gguf") as model:
+        assert model.vocab_size == logits.shape[1]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        want = (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))[np.arange(len(ids) - 1), ids[1:]]
+        np.testing.assert_allclose(model.logprobs(ids), want, atol=1e-4)
+    smollm2 = Path(__file__).resolve().parents[3] / ".cache" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if smollm2.exists():  # `make models`
+        with grlhf.Tokenizer(smollm2) as tokenizer:
+            assert tokenizer.encode("Hello world 2024").tolist() == [19556, 905, 216, 34, 32, 34, 36]  # llama.cpp's ids
+    with pytest.raises(grlhf.Error):
+        grlhf.Model.load(gguf / "no_such.gguf")
