@@ -16,9 +16,10 @@ private let llamaCppPath = URL(fileURLWithPath: #filePath).deletingLastPathCompo
 private let modelPresent = FileManager.default.fileExists(atPath: modelPath)
 
 /// llama.cpp's own ids and top-5 logits for the same prompts (scripts/llamacpp_reference.py: the
-/// float32 copy of the GGUF, float32 KV cache).
+/// float32 copy of the GGUF, float32 KV cache), and its logits for those ids from the Q4_1 file
+/// through its quantized kernels.
 private struct LlamaCppReference: Decodable {
-    struct Row: Decodable { var position: Int; var top5_ids: [Int32]; var top5_logits: [Double] }
+    struct Row: Decodable { var position: Int; var top5_ids: [Int32]; var top5_logits: [Double]; var q4_1_top5_logits: [Double] }
     struct Case: Decodable { var text: String; var llamacpp_ids: [Int32]; var positions: [Row] }
     var cases: [Case]
 }
@@ -112,15 +113,18 @@ struct SmolLM2Tests {
         #expect(l.tokenizer.decode(france.greedy, skipSpecialTokens: true) == "The capital of France is Paris.")
     }
 
-    /// Decoding through the file's Q4_1/Q8_0 blocks (`quantized: true`): a step's logits within
-    /// the parity bound of the float32 path's on the same weights. (Greedy continuations through
-    /// the blocks are checked by Tests/cli/run.sh in a release build; a debug build's SIMD code
-    /// takes seconds a token.)
-    @Test func quantizedDecodeMatchesFloat32() throws {
+    /// Decoding through the file's Q4_1/Q8_0 blocks (`quantized: true`, activations rounded to 16
+    /// bits): a step's logits against the float32 path on the same weights, held to llama.cpp's
+    /// own quantized decode of the file (8-bit activations), which strays up to 1.4 from its float32
+    /// logits on these prompts: at the step checked, grlhf's largest deviation over the whole
+    /// vocabulary must stay below llama.cpp's over the top five, and the argmax must not change.
+    /// (Greedy continuations through the blocks: Tests/cli/smollm2.sh, in a release build; a
+    /// debug build's SIMD code takes seconds a token.)
+    @Test func quantizedDecodeWithinLlamaCppQuantizedError() throws {
         let l = try Loaded.shared.get()
         let q = try DecoderLM.load(gguf: l.file, quantized: true)
-        let c = l.reference.cases[0]
-        let v = q.config.vocabSize
+        let c = l.reference.cases[0], ll = try #require(l.llamaCpp.cases[0].positions.last)
+        #expect(ll.position == c.ids.count - 1)
         // The prompt but its last token through each cache (float32 sgemm), then that token
         // alone: the step that decode runs through the blocks.
         let (want, got) = withNoGrad { () -> ([Float], [Float]) in
@@ -129,10 +133,11 @@ struct SmolLM2Tests {
             _ = q(Array(c.ids.dropLast()), cache: b)
             return (l.model([c.ids.last!], cache: a).scalars, q([c.ids.last!], cache: b).scalars)
         }
-        #expect(got.count == v && want.count == v)
-        let scale = want.map { abs(Double($0)) }.max()!
+        #expect(got.count == want.count)
         let worst = zip(got, want).map { abs(Double($0) - Double($1)) }.max()!
-        #expect(worst <= 1e-4 * scale, "max |quantized − float32 logit| \(worst) (scale \(scale))")
-        print("SmolLM2 quantized decode: max |logit − float32 path| = \(worst)")
+        let llamaCpp = zip(ll.q4_1_top5_logits, ll.top5_logits).map { abs($0 - $1) }.max()!
+        #expect(worst < llamaCpp, "max |quantized − float32 logit| \(worst), llama.cpp's Q4_1 path \(llamaCpp)")
+        #expect(got.indices.max { got[$0] < got[$1] } == want.indices.max { want[$0] < want[$1] })
+        print("SmolLM2 quantized decode: max |logit − float32 path| = \(worst) (llama.cpp's Q4_1 path: \(llamaCpp) on the top 5)")
     }
 }

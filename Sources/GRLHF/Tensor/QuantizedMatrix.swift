@@ -1,35 +1,35 @@
 /// A weight matrix [rows, cols] from one of ggml's block formats (Q8_0, Q4_0, Q4_1: 32 weights a
-/// block, a half-precision scale d, for Q4_1 also an offset m), multiplied by float activations
-/// without ever expanding it to float32. Single-stream decode reads every weight once per token,
-/// so its time is the bytes read: 4-bit codes are 6 bits a weight with their scales, float32 32.
+/// block, a half-precision scale d, for Q4_1 also an offset m), multiplied by activations without
+/// ever expanding it to float32. Single-stream decode reads every weight once per token, so its
+/// time is the bytes read: 4-bit codes are 6 bits a weight with their scales, float32 32.
 ///
-/// Layout (repacked at load, the codes bit for bit): each row is cut into chunks of four blocks
-/// (zero-padded at the end); a chunk's codes are interleaved by 32-bit word — word 4l + b holds
-/// word l of block b — so a 16-byte load brings word l of four blocks into four lanes, lane b
-/// block b, and four scales load as one vector. Scales and offsets are float32 arrays beside
-/// the codes.
+/// The product runs in integers, as llama.cpp's does, but with 16-bit activations where llama.cpp
+/// uses 8: each block of 32 activations becomes int16 codes with one float scale (max|x|/32767,
+/// round to nearest), so a weight code times an activation code is one lane of `pmaddwd` (SSE2:
+/// eight products and four sums per instruction), summed per block in int32 and scaled once.
+/// The codes are the file's bits (rows reordered where asked); d and m are stored as float32
+/// beside them. Q4_1's offset adds m·Σx per block, Q4_0's −8d·Σx, from float sums of x.
 ///
-/// Unpacking: shifting every lane by 4n (Q4) or 8j (Q8) and masking puts one code of each word in
-/// each lane, weights 16h + 4l + j of block b (h: high nibbles or the second 16 bytes). The
-/// activations are put in that order once per multiply, so codes never need a lane shuffle, and
-/// a code becomes a float exactly as the bits of 2²³ + q less 2²³ (no int-to-float conversion,
-/// which Swift's generic SIMD code does lane by lane). Activations stay float32 (llama.cpp
-/// quantizes them to 8 bits and multiplies integers). Sums run in another order than
-/// dequantize-then-multiply, so results differ from the float32 path by rounding only.
+/// Rounding x to 16 bits moves each product by at most |w|·max|x|/65534 (a relative 1.5e-5 of
+/// the block's largest activation); the float32 path on the same weights differs by that and
+/// by summation order.
 public final class QuantizedMatrix {
     public let type: GGMLType
     public let rows: Int, cols: Int
-    /// Four-block chunks per row, and code bytes per chunk (64 for 4-bit, 128 for 8-bit).
-    let chunks: Int, chunkBytes: Int
+    /// Code bytes per block (16 for 4-bit, 32 for 8-bit) and blocks per row.
+    let codeBytes: Int, blocks: Int
     let codes: UnsafeMutableRawPointer
-    /// Per block: d, and the offset added per weight (Q4_1's m, Q4_0's −8d; nil for Q8_0).
+    /// Per block: d, and the offset per weight (Q4_1's m, Q4_0's −8d); no offsets for Q8_0.
     let scales: UnsafeMutablePointer<Float>
     let offsets: UnsafeMutablePointer<Float>?
+
+    /// 0xF, read at run time (see `dot4`).
+    let nibble: Int16
 
     /// The formats with a kernel.
     public static let types: Set<UInt32> = [GGMLType.q8_0.id, GGMLType.q4_0.id, GGMLType.q4_1.id]
 
-    /// Repacks `rows` rows of ggml blocks from `source` (`rowOrder[r]`: the source row of row r;
+    /// Copies `rows` rows of ggml blocks from `source` (`rowOrder[r]`: the source row of row r;
     /// nil keeps the order). `cols` must be a multiple of 32.
     public init(type: GGMLType, rows: Int, cols: Int, source: UnsafeRawPointer, rowOrder: [Int]? = nil) throws {
         guard Self.types.contains(type.id) else { throw GRLHFError.unsupported("no quantized kernel for \(type.name)") }
@@ -40,28 +40,21 @@ public final class QuantizedMatrix {
             throw GRLHFError.invalidArgument("quantized matrix: row order is not a permutation of \(rows) rows")
         }
         self.type = type; self.rows = rows; self.cols = cols
-        let eightBit = type.id == GGMLType.q8_0.id
-        chunks = (cols / 32 + 3) / 4
-        chunkBytes = eightBit ? 128 : 64
-        codes = .allocate(byteCount: rows * chunks * chunkBytes, alignment: 64)
-        codes.initializeMemory(as: UInt8.self, repeating: 0, count: rows * chunks * chunkBytes)
-        scales = .allocate(capacity: rows * chunks * 4)
-        scales.initialize(repeating: 0, count: rows * chunks * 4)
-        offsets = eightBit ? nil : .allocate(capacity: rows * chunks * 4)
-        offsets?.initialize(repeating: 0, count: rows * chunks * 4)
-        let blocksPerRow = cols / 32, codeOffset = type.id == GGMLType.q4_1.id ? 4 : 2, words = eightBit ? 8 : 4
+        blocks = cols / 32
+        nibble = rows > 0 ? 0xF : 0
+        codeBytes = type.id == GGMLType.q8_0.id ? 32 : 16
+        codes = .allocate(byteCount: rows * blocks * codeBytes, alignment: 64)
+        scales = .allocate(capacity: rows * blocks)
+        offsets = type.id == GGMLType.q8_0.id ? nil : .allocate(capacity: rows * blocks)
+        let headerBytes = type.typeSize - codeBytes  // the half scale (and Q4_1's half offset) before the codes
         for r in 0 ..< rows {
-            let row = source + (rowOrder?[r] ?? r) * blocksPerRow * type.typeSize
-            for k in 0 ..< blocksPerRow {
-                let block = row + k * type.typeSize, (c, b) = (k / 4, k % 4), slot = (r * chunks + c) * 4 + b
-                let d = Self.half(block, 0)
-                scales[slot] = d
-                if type.id == GGMLType.q4_1.id { offsets![slot] = Self.half(block, 2) } else if !eightBit { offsets![slot] = -8 * d }
-                // Word l of the block's codes to word 4l + b of the chunk (Q8: words 4..7 to the second 64 bytes).
-                let chunk = codes + (r * chunks + c) * chunkBytes
-                for l in 0 ..< words {
-                    (chunk + 64 * (l / 4) + 4 * (4 * (l % 4) + b)).copyMemory(from: block + codeOffset + 4 * l, byteCount: 4)
-                }
+            let row = source + (rowOrder?[r] ?? r) * blocks * type.typeSize
+            for b in 0 ..< blocks {
+                let block = row + b * type.typeSize, slot = r * blocks + b
+                (codes + slot * codeBytes).copyMemory(from: block + headerBytes, byteCount: codeBytes)
+                scales[slot] = Self.half(block, 0)
+                if type.id == GGMLType.q4_1.id { offsets![slot] = Self.half(block, 2) }
+                if type.id == GGMLType.q4_0.id { offsets![slot] = -8 * scales[slot] }
             }
         }
     }
@@ -71,46 +64,49 @@ public final class QuantizedMatrix {
     }
 
     /// Bytes one multiply reads: codes, scales and offsets.
-    public var byteCount: Int { rows * chunks * (chunkBytes + (offsets == nil ? 16 : 32)) }
+    public var byteCount: Int { rows * blocks * (codeBytes + (offsets == nil ? 4 : 8)) }
 
-    /// Where activation k of a chunk's unpack order comes from: lane 4l + b of group n holds
-    /// weight 16·(n % 2) + 4l + n / 2 of block b (group n: nibble n of every word for Q4, for
-    /// Q8 byte n / 2 of the first (n even) or second 64 bytes).
-    static let unpackOrder: [(block: Int, weight: Int)] = (0 ..< 128).map { k in
-        let (n, lane) = (k / 16, k % 16), (l, b) = (lane / 4, lane % 4)
-        return (b, 16 * (n % 2) + 4 * l + n / 2)
-    }
+    /// The weight each int16 activation lane multiplies: group g of a block's activations, lane i
+    /// (eight lanes, as a 16-byte load of codes splits into 16-bit lanes). For 4-bit codes, lane i
+    /// holds bytes 2i and 2i+1, so nibble g of the lane (bits 4g…4g+3) is weight 2i, 16 + 2i,
+    /// 2i + 1 or 17 + 2i; for 8-bit codes, the low and high byte of lane i of the first and
+    /// second 16 bytes are the same four weights.
+    static let laneWeights: [Int] = (0 ..< 32).map { k in let (g, i) = (k / 8, k % 8); return [2 * i, 16 + 2 * i, 2 * i + 1, 17 + 2 * i][g] }
 
     /// y[i, r] = Σ_c x[i, c] · W[r, c] (+ bias[r]) for `m` rows of x: x·Wᵀ, as `Tensor.linear`.
     public func multiply(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
-        let blocksPerRow = cols / 32, chunks = self.chunks
-        // Each input row in unpack order, zero past the last block, and its block sums (offsets
-        // add m · Σ x per block).
-        var xs = [Float](repeating: 0, count: m * chunks * 128), sums = [Float](repeating: 0, count: m * chunks * 4)
-        for i in 0 ..< m {
-            let row = x + i * cols
-            for c in 0 ..< chunks {
-                for (k, from) in Self.unpackOrder.enumerated() where 4 * c + from.block < blocksPerRow {
-                    xs[(i * chunks + c) * 128 + k] = row[(4 * c + from.block) * 32 + from.weight]
-                }
-                for b in 0 ..< 4 where 4 * c + b < blocksPerRow { sums[(i * chunks + c) * 4 + b] = Kernels.sum(row + (4 * c + b) * 32, 32) }
-            }
+        let blocks = self.blocks
+        // Each row of x as int16 codes in lane order, with each block's scale and float sum.
+        var xq = [Int16](repeating: 0, count: m * cols), xScale = [Float](repeating: 0, count: m * blocks)
+        var xSum = [Float](repeating: 0, count: m * blocks)
+        for k in 0 ..< m * blocks {
+            let block = x + k * 32
+            var largest: Float = 0, sum: Float = 0
+            for j in 0 ..< 32 { largest = Swift.max(largest, abs(block[j])); sum += block[j] }
+            guard largest > 0, largest.isFinite else { xScale[k] = largest.isFinite ? 0 : .nan; continue }
+            let inverse = 32767 / largest
+            // Round to nearest by adding and removing 1.5·2²³ (|values| ≤ 32767): `rounded()` is a
+            // libm call on the baseline target.
+            for (lane, weight) in Self.laneWeights.enumerated() { xq[k * 32 + lane] = Int16((block[weight] * inverse + 0x1.8p23) - 0x1.8p23) }
+            (xScale[k], xSum[k]) = (largest / 32767, sum)
         }
-        let (codes, scales, offsets, chunkBytes, rows) = (self.codes, self.scales, self.offsets, self.chunkBytes, self.rows)
-        xs.withUnsafeBufferPointer { xs in sums.withUnsafeBufferPointer { sums in
+        let (codes, scales, offsets, codeBytes, rows, fourBit) = (self.codes, self.scales, self.offsets, self.codeBytes, self.rows, codeBytes == 16)
+        let nibble = self.nibble
+        xq.withUnsafeBufferPointer { xq in xScale.withUnsafeBufferPointer { xScale in xSum.withUnsafeBufferPointer { xSum in
             parallelChunks(rows, cost: m * cols) { range in
                 for r in range {
-                    let w = UnsafeRawPointer(codes + r * chunks * chunkBytes), d = scales + r * chunks * 4
+                    let w = UnsafeRawPointer(codes + r * blocks * codeBytes), d = scales + r * blocks
                     for i in 0 ..< m {
-                        let xi = xs.baseAddress! + i * chunks * 128
-                        var dot = chunkBytes == 64 ? Self.dot4(w, d, xi, chunks) : Self.dot8(w, d, xi, chunks)
-                        if let offsets { dot += Self.dot(offsets + r * chunks * 4, sums.baseAddress! + i * chunks * 4, chunks) }
+                        let xi = xq.baseAddress! + i * cols, si = xScale.baseAddress! + i * blocks
+                        var dot = fourBit
+                            ? Self.dot4(w, d, xi, si, offsets! + r * blocks, xSum.baseAddress! + i * blocks, blocks, nibble: nibble)
+                            : Self.dot8(w, d, xi, si, blocks)
                         if let bias { dot += bias[r] }
                         y[i * rows + r] = dot
                     }
                 }
             }
-        } }
+        } } }
     }
 
     /// `x`·Wᵀ (+ bias) as a new tensor [..., rows], when no gradient is being recorded and x has
@@ -135,65 +131,45 @@ public final class QuantizedMatrix {
         return h & 0x8000 != 0 ? -magnitude : magnitude
     }
 
-    /// Four lanes: a chunk is walked a quarter (word l of its four blocks, lane b = block b) at
-    /// a time. Sixteen-lane vectors did the same arithmetic but spilled on the baseline target's
-    /// sixteen registers and measured 3× slower.
-    typealias Lanes = SIMD4<Float>
+    typealias Codes = SIMD8<Int16>
 
-    /// Codes below 2²³ in 32-bit lanes as floats, exactly.
-    @inline(__always) static func floats(_ v: SIMD4<UInt32>) -> Lanes {
-        unsafeBitCast(v | 0x4B00_0000, to: Lanes.self) - 0x1p23
+    /// Pairwise products summed into four lanes; LLVM emits one `pmaddwd` for it.
+    @inline(__always) static func madd(_ a: Codes, _ b: Codes) -> SIMD4<Int32> {
+        let p = SIMD8<Int32>(truncatingIfNeeded: a) &* SIMD8<Int32>(truncatingIfNeeded: b)
+        return p.evenHalf &+ p.oddHalf
     }
 
-    @inline(__always) static func lanes(_ p: UnsafeRawPointer) -> SIMD4<UInt32> { p.loadUnaligned(as: SIMD4<UInt32>.self) }
-
-    /// Quarter q of activation group n.
-    @inline(__always) static func group(_ x: UnsafePointer<Float>, _ n: Int, _ q: Int) -> Lanes {
-        UnsafeRawPointer(x + 16 * n + 4 * q).loadUnaligned(as: Lanes.self)
+    @inline(__always) static func group(_ x: UnsafePointer<Int16>, _ g: Int) -> Codes {
+        UnsafeRawPointer(x + 8 * g).loadUnaligned(as: Codes.self)
     }
 
-    /// Σ a·b over `chunks` groups of four (Kernels.dot's padded tail costs as much as a short row's codes).
-    @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ chunks: Int) -> Float {
-        var acc = Lanes()
-        for c in 0 ..< chunks {
-            acc += UnsafeRawPointer(a + 4 * c).loadUnaligned(as: Lanes.self) * UnsafeRawPointer(b + 4 * c).loadUnaligned(as: Lanes.self)
+    /// Σ_b d_b · sx_b · Σ q·xq + offset_b · Σ x over 4-bit blocks.
+    /// `nibble` is 0xF, passed in rather than written as a literal: knowing the codes fit in a
+    /// byte, LLVM packed and unpacked them around every `pmaddwd` (twice the instructions).
+    static func dot4(_ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ x: UnsafePointer<Int16>, _ sx: UnsafePointer<Float>,
+                     _ offsets: UnsafePointer<Float>, _ sums: UnsafePointer<Float>, _ blocks: Int, nibble: Int16) -> Float {
+        let mask = Codes(repeating: nibble)
+        var acc = SIMD4<Float>(), offset: Float = 0
+        for b in 0 ..< blocks {
+            let v = (w + 16 * b).loadUnaligned(as: Codes.self), xb = x + 32 * b
+            let s = (madd(v & mask, group(xb, 0)) &+ madd(v &>> 4 & mask, group(xb, 1)))
+                &+ (madd(v &>> 8 & mask, group(xb, 2)) &+ madd(v &>> 12 & mask, group(xb, 3)))
+            acc += SIMD4<Float>(s) * (d[b] * sx[b])
+            offset += offsets[b] * sums[b]
         }
-        return acc.sum()
+        return acc.sum() + offset
     }
 
-    /// Σ_b d_b Σ q·x over 4-bit chunks (the offsets are added by the caller).
-    static func dot4(_ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ chunks: Int) -> Float {
-        var acc = Lanes()
-        for c in 0 ..< chunks {
-            let xc = x + 128 * c
-            var part = Lanes()
-            for q in 0 ..< 4 {
-                let v = lanes(w + 64 * c + 16 * q)
-                part += floats(v & 0xF) * group(xc, 0, q) + floats(v &>> 4 & 0xF) * group(xc, 1, q)
-                part += floats(v &>> 8 & 0xF) * group(xc, 2, q) + floats(v &>> 12 & 0xF) * group(xc, 3, q)
-                part += floats(v &>> 16 & 0xF) * group(xc, 4, q) + floats(v &>> 20 & 0xF) * group(xc, 5, q)
-                part += floats(v &>> 24 & 0xF) * group(xc, 6, q) + floats(v &>> 28) * group(xc, 7, q)
-            }
-            // Not addProduct: without FMA hardware (baseline x86-64) that is an fmaf call per lane.
-            acc += UnsafeRawPointer(d + 4 * c).loadUnaligned(as: Lanes.self) * part
-        }
-        return acc.sum()
-    }
-
-    /// Σ_b d_b Σ q·x over 8-bit chunks: a signed byte with its top bit flipped is q + 128.
-    static func dot8(_ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ chunks: Int) -> Float {
-        var acc = Lanes()
-        for c in 0 ..< chunks {
-            let xc = x + 128 * c
-            var part = Lanes()
-            for q in 0 ..< 4 {
-                let lo = lanes(w + 128 * c + 16 * q) ^ 0x8080_8080, hi = lanes(w + 128 * c + 64 + 16 * q) ^ 0x8080_8080
-                part += (floats(lo & 0xFF) - 128) * group(xc, 0, q) + (floats(hi & 0xFF) - 128) * group(xc, 1, q)
-                part += (floats(lo &>> 8 & 0xFF) - 128) * group(xc, 2, q) + (floats(hi &>> 8 & 0xFF) - 128) * group(xc, 3, q)
-                part += (floats(lo &>> 16 & 0xFF) - 128) * group(xc, 4, q) + (floats(hi &>> 16 & 0xFF) - 128) * group(xc, 5, q)
-                part += (floats(lo &>> 24) - 128) * group(xc, 6, q) + (floats(hi &>> 24) - 128) * group(xc, 7, q)
-            }
-            acc += UnsafeRawPointer(d + 4 * c).loadUnaligned(as: Lanes.self) * part
+    /// Σ_b d_b · sx_b · Σ q·xq over 8-bit blocks: each 16-bit lane's low byte sign-extended by
+    /// shifting up and arithmetically back, its high byte by the arithmetic shift alone.
+    static func dot8(_ w: UnsafeRawPointer, _ d: UnsafePointer<Float>, _ x: UnsafePointer<Int16>, _ sx: UnsafePointer<Float>,
+                     _ blocks: Int) -> Float {
+        var acc = SIMD4<Float>()
+        for b in 0 ..< blocks {
+            let lo = (w + 32 * b).loadUnaligned(as: Codes.self), hi = (w + 32 * b + 16).loadUnaligned(as: Codes.self), xb = x + 32 * b
+            let s = (madd((lo &<< 8) &>> 8, group(xb, 0)) &+ madd((hi &<< 8) &>> 8, group(xb, 1)))
+                &+ (madd(lo &>> 8, group(xb, 2)) &+ madd(hi &>> 8, group(xb, 3)))
+            acc += SIMD4<Float>(s) * (d[b] * sx[b])
         }
         return acc.sum()
     }
