@@ -4,7 +4,7 @@ PYTHON ?= python3
 CONFIG ?= release
 BUILD := .build/$(CONFIG)
 SWIFT_FLAGS := -c $(CONFIG)
-# CPU=native (or e.g. x86-64-v3) compiles the Swift kernels for that instruction set; the default
+# CPU=native (or e.g. haswell) compiles the Swift kernels for that instruction set; the default
 # targets baseline x86-64 so the binaries run on any machine.
 ifneq ($(CPU),)
 SWIFT_FLAGS += -Xswiftc -target-cpu -Xswiftc $(CPU)
