@@ -187,11 +187,12 @@ def _value(f, x, sample, extras):
             if v is not None and math.isfinite(v):
                 extras.setdefault(str(k), []).append(v)
         x = x["score"]
+    if x is None and f.convention == "trl":  # TRL's "does not apply"
+        return None
     v = _number(x)
     if v is None:
-        hint = " (TRL's None, \"does not apply\", is not supported: return 0.0)" if x is None and f.convention == "trl" else ""
-        raise _Fail("%s returned %s for %s: a reward is a number%s%s"
-                    % (f.label, _describe(x), sample, " (or a dict with a numeric \"score\")" if f.convention == "verl" else "", hint))
+        raise _Fail("%s returned %s for %s: a reward is a number%s"
+                    % (f.label, _describe(x), sample, " (or a dict with a numeric \"score\")" if f.convention == "verl" else " (or None: does not apply)"))
     if not math.isfinite(v):
         raise _Fail("%s returned %s for %s: rewards must be finite" % (f.label, v, sample))
     return v

@@ -13,7 +13,8 @@ import GRLHF
 ///   one entry per completion: `prompts` (the row's question, repeated for each completion of
 ///   its group), `completions` (text), and as keyword lists `ground_truth`, `image`, `system`,
 ///   `question`, `completion_ids`, `truncated` and every other key of the rows (None where a
-///   row lacks it); it returns a list (or array) of numbers, one per completion.
+///   row lacks it); it returns a list (or array) of numbers, one per completion, or None where
+///   the reward does not apply (scored 0 alone, left to the other sources in a `CombinedReward`).
 ///
 /// `.auto` tells them apart by the parameter names (`solution_str`/`data_source` → verl,
 /// `completions` → TRL), else by shape (three required positional parameters → verl; two and
@@ -21,7 +22,7 @@ import GRLHF
 /// function's traceback), a value that is not a finite number (naming the sample), the wrong
 /// number of rewards. With `onError: .skip` an exception instead scores the completion (TRL: the
 /// batch) 0 and is counted in `rewards/<name>/errors`.
-public final class PythonRewardFunction: RewardFunction {
+public final class PythonRewardFunction: PartialRewardFunction {
     public enum Convention: String, CaseIterable, Codable, Sendable { case auto, verl, trl }
     /// What an exception raised by the function does: stop the run, or score 0 and count it.
     public enum ErrorPolicy: String, CaseIterable, Codable, Sendable { case fail, skip }
@@ -34,7 +35,7 @@ public final class PythonRewardFunction: RewardFunction {
     /// The name in metrics (`rewards/<metricName>/…`); the function's name unless set.
     public var metricName: String
     private let id: Int
-    private var errors = 0
+    private var errors = 0, nones = 0
     private var extras: [String: (sum: Double, count: Int)] = [:]
 
     /// Imports the module at `path` (once per file and process) and finds `name` in it. Throws
@@ -61,12 +62,18 @@ public final class PythonRewardFunction: RewardFunction {
 
     public func rewards(for group: RolloutGroup) throws -> [Float] { try rewards(for: [group])[0] }
 
+    /// TRL's None (does not apply) scores 0 here; in a `CombinedReward` the other sources stand
+    /// for it instead (`partialRewards`). Either way it is counted in `rewards/<name>/none`.
     public func rewards(for groups: [RolloutGroup]) throws -> [[Float]] {
+        try partialRewards(for: groups).map { $0.map { $0 ?? 0 } }
+    }
+
+    public func partialRewards(for groups: [RolloutGroup]) throws -> [[Float?]] {
         struct Row: Encodable {
             var question: String, image: String?, ground_truth: String?, system: String?
             var extra: [String: JSONValue], completions: [String], completion_ids: [[Int32]], truncated: [Bool]
         }
-        struct Reply: Decodable { var rewards: [Double]?; var errors: Int?; var metrics: [String: [Double]]?; var error: String? }
+        struct Reply: Decodable { var rewards: [Double?]?; var errors: Int?; var metrics: [String: [Double]]?; var error: String? }
         let rows = groups.map { g in
             Row(question: g.prompt.question, image: g.prompt.image, ground_truth: g.prompt.groundTruth, system: g.prompt.system,
                 extra: g.prompt.extra, completions: g.completions, completion_ids: g.tokens, truncated: g.truncated)
@@ -78,15 +85,16 @@ public final class PythonRewardFunction: RewardFunction {
         guard let flat = reply.rewards, flat.count == groups.reduce(0, { $0 + $1.completions.count }) else {
             throw PythonError("grlhf's Python glue: bad reply \(text.prefix(200))")
         }
-        var out: [[Float]] = [], next = 0
+        var out: [[Float?]] = [], next = 0
         for (g, group) in groups.enumerated() {
-            let r = flat[next..<(next + group.completions.count)].map { Float($0) }
-            if let i = r.firstIndex(where: { !$0.isFinite }) {  // finite as a double, not as a float
-                throw PythonError("\(path):\(name) returned \(flat[next + i]) for sample \(next + i) (prompt \(g), completion \(i)): beyond Float's range")
+            let r = flat[next..<(next + group.completions.count)].map { $0.map { Float($0) } }
+            if let i = r.firstIndex(where: { $0.map { !$0.isFinite } ?? false }) {  // finite as a double, not as a float
+                throw PythonError("\(path):\(name) returned \(flat[next + i]!) for sample \(next + i) (prompt \(g), completion \(i)): beyond Float's range")
             }
             out.append(r); next += group.completions.count
         }
         errors += reply.errors ?? 0
+        nones += flat.filter { $0 == nil }.count
         for (key, v) in reply.metrics ?? [:] where v.count == 2 {
             let e = extras[key] ?? (0, 0)
             extras[key] = (e.sum + v[0], e.count + Int(v[1]))
@@ -95,9 +103,10 @@ public final class PythonRewardFunction: RewardFunction {
     }
 
     public func takeMetrics() -> Metrics {
-        defer { errors = 0; extras = [:] }
+        defer { errors = 0; nones = 0; extras = [:] }
         var m: Metrics = [:]
         if onError == .skip { m["rewards/\(metricName)/errors"] = Double(errors) }
+        if convention == .trl { m["rewards/\(metricName)/none"] = Double(nones) }
         for (key, e) in extras where e.count > 0 { m["rewards/\(metricName)/\(key)"] = e.sum / Double(e.count) }
         return m
     }

@@ -83,8 +83,8 @@ import GRLHF
             .contains("returns_nan returned nan for sample 1 (prompt 1 'What color is the sky?', completion 0 'b'): rewards must be finite"))
         #expect(Self.message { _ = try Self.function("wrong_length").rewards(for: [Self.group(["a", "b"]), Self.group(["c"])]) }
             .contains("wrong_length returned 2 rewards for a batch of 3 completions"))
-        #expect(Self.message { _ = try Self.function("returns_none").rewards(for: Self.group(["a"])) }
-            .contains("returned None for sample 0 (prompt 0 'What color is the sky?', completion 0 'a'): a reward is a number (TRL's None"))
+        #expect(Self.message { _ = try Self.function("returns_text").rewards(for: Self.group(["a"])) }
+            .contains("returned str 'high' for sample 0 (prompt 0 'What color is the sky?', completion 0 'a'): a reward is a number (or None: does not apply)"))
         // Finite as a double but not as a Float.
         let huge = try Self.module("def huge(prompts, completions, **kw):\n    return [1e300] * len(completions)\n", name: "huge")
         #expect(Self.message { _ = try huge.rewards(for: Self.group(["a"])) }.contains("returned 1e+300 for sample 0"))
@@ -92,6 +92,24 @@ import GRLHF
         #expect(throws: PythonError.self) {
             _ = try CombinedReward([.init(name: "nan", reward: try Self.function("returns_nan"))]).rewards(for: [Self.group(["a", "b"])])
         }
+    }
+
+    /// TRL's None: alone it scores 0; in a CombinedReward the other sources stand for it (TRL's
+    /// nansum), and a completion nothing applies to scores 0, counted.
+    @Test func trlNoneMeansDoesNotApply() throws {
+        let partial = try Self.function("only_long")
+        #expect(try partial.rewards(for: Self.group(["ab", "abcd"])) == [0, 2])
+        #expect(partial.takeMetrics()["rewards/only_long/none"] == 1)
+        let combined = try CombinedReward([.init(name: "only_long", weight: 1, reward: try Self.function("only_long")),
+                                           .init(name: "length", weight: 0.5, reward: try Self.function("length_reward"))])
+        let lengths = try Self.function("length_reward").rewards(for: Self.group(["ab", "abcd"]))
+        #expect(try combined.rewards(for: [Self.group(["ab", "abcd"])]) == [[0.5 * lengths[0], 2 + 0.5 * lengths[1]]])
+        let m = combined.takeMetrics()
+        #expect(m["rewards/only_long"] == 2 && m["rewards/only_long/none"] == 1 && m["rewards/none_applied"] == 0)
+        let alone = try CombinedReward([.init(name: "only_long", reward: try Self.function("only_long"))])
+        #expect(try alone.rewards(for: [Self.group(["a", "abc"])]) == [[0, 2]])
+        #expect(alone.takeMetrics()["rewards/none_applied"] == 1)
+        #expect(try Self.function("returns_none").rewards(for: Self.group(["a"])) == [0])
     }
 
     @Test func loadingProblemsAreReportedBeforeAnyCall() throws {

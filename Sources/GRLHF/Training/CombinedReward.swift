@@ -4,6 +4,9 @@ import Foundation
 /// grouped comparison, a reward model, Python functions and rules together. Each component is
 /// scored on the whole rollout batch; the metrics give each one's mean and standard deviation
 /// before weighting as `rewards/<name>` and `rewards/<name>/std`, beside the components' own.
+/// A component that does not apply to a completion (a `PartialRewardFunction`'s nil, TRL's
+/// None) adds nothing to it and is left out of its statistics; a completion no component applies
+/// to scores 0 and is counted in `rewards/none_applied`, as TRL warns.
 public final class CombinedReward: RewardFunction {
     public struct Component {
         /// The name in metrics and error messages.
@@ -19,6 +22,8 @@ public final class CombinedReward: RewardFunction {
     public let components: [Component]
     /// Per component: sum, sum of squares and count of its rewards since the last `takeMetrics`.
     private var stats: [(sum: Double, squares: Double, count: Int)]
+    /// Completions no component applied to since the last `takeMetrics`.
+    private var noneApplied = 0
 
     /// At least one component, distinct non-empty names, finite weights.
     public init(_ components: [Component]) throws {
@@ -38,16 +43,19 @@ public final class CombinedReward: RewardFunction {
 
     public func rewards(for groups: [RolloutGroup]) throws -> [[Float]] {
         var total = groups.map { [Float](repeating: 0, count: $0.completions.count) }
+        var applied = groups.map { [Bool](repeating: false, count: $0.completions.count) }
         var step = stats.map { _ in (sum: 0.0, squares: 0.0, count: 0) }
         for (k, c) in components.enumerated() {
-            let r = try c.reward.rewards(for: groups)
+            let r = try (c.reward as? PartialRewardFunction)?.partialRewards(for: groups) ?? c.reward.rewards(for: groups).map { $0.map { $0 } }
             guard r.count == groups.count else {
                 throw GRLHFError.invalidArgument("reward \"\(c.name)\" returned rewards for \(r.count) groups, the batch has \(groups.count)")
             }
             for (g, (group, rewards)) in zip(groups, r).enumerated() {
-                try group.check(rewards, from: "reward \"\(c.name)\"")
+                try group.check(rewards.map { $0 ?? 0 }, from: "reward \"\(c.name)\"")
                 for (i, x) in rewards.enumerated() {
+                    guard let x else { continue }
                     total[g][i] += c.weight * x
+                    applied[g][i] = true
                     step[k].sum += Double(x); step[k].squares += Double(x) * Double(x); step[k].count += 1
                 }
             }
@@ -56,6 +64,7 @@ public final class CombinedReward: RewardFunction {
         for k in stats.indices {
             stats[k].sum += step[k].sum; stats[k].squares += step[k].squares; stats[k].count += step[k].count
         }
+        noneApplied += applied.joined().filter { !$0 }.count
         return total
     }
 
@@ -68,7 +77,9 @@ public final class CombinedReward: RewardFunction {
             m["rewards/\(c.name)"] = mean
             m["rewards/\(c.name)/std"] = s.count > 1 ? (Swift.max(0, s.squares - Double(s.count) * mean * mean) / Double(s.count - 1)).squareRoot() : 0
         }
+        if components.contains(where: { $0.reward is PartialRewardFunction }) { m["rewards/none_applied"] = Double(noneApplied) }
         stats = components.map { _ in (0, 0, 0) }
+        noneApplied = 0
         return m
     }
 }

@@ -32,6 +32,14 @@ extension RewardFunction {
     public func takeMetrics() -> Metrics { [:] }
 }
 
+/// A reward that may not apply to some completions (TRL's reward functions return None for
+/// them). Alone it scores those 0 (`rewards(for:)`); in a `CombinedReward` the others' weighted
+/// sum stands for them, as TRL's `nansum` does.
+public protocol PartialRewardFunction: RewardFunction {
+    /// One reward per completion, nil where the reward does not apply.
+    func partialRewards(for groups: [RolloutGroup]) throws -> [[Float?]]
+}
+
 extension RolloutGroup {
     /// Checks `rewards` against the group: one finite reward per completion. Errors name `source`,
     /// the prompt and the offending completion.

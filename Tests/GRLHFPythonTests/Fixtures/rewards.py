@@ -128,6 +128,15 @@ def returns_none(prompts, completions, **kwargs):
     return [None] * len(completions)
 
 
+def only_long(prompts, completions, **kwargs):
+    """TRL's None where the reward does not apply: completions under 3 characters."""
+    return [None if len(c) < 3 else 2.0 for c in completions]
+
+
+def returns_text(prompts, completions, **kwargs):
+    return ["high"] * len(completions)
+
+
 # --- neither
 
 def ambiguous(x):
