@@ -82,10 +82,21 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
     }
     // One row (a decode step): sgemv streams the matrix once, where sgemm would first pack it.
     // c[n] = alpha · op(B)ᵀ a + beta · c, with a's k values lda apart when transposed.
+    // A large one splits its outputs across grlhf's threads, each piece an sgemv over its own
+    // part of the matrix (decode is bound by reading the weights, which the split shares out).
     if m == 1 {
         let b2 = transB ? GRLHF_CBLAS_NO_TRANS : GRLHF_CBLAS_TRANS  // op(B)ᵀ as a row-major matrix op
-        OpenBLAS.library.sgemv(Int32(GRLHF_CBLAS_ROW_MAJOR), Int32(b2), Int32(transB ? n : k), Int32(transB ? k : n),
-                               alpha, b, Int32(ldb), a, Int32(transA ? lda : 1), beta, c, 1)
+        func sgemv(_ lo: Int, _ count: Int) {
+            OpenBLAS.library.sgemv(Int32(GRLHF_CBLAS_ROW_MAJOR), Int32(b2), Int32(transB ? count : k), Int32(transB ? k : count),
+                                   alpha, transB ? b + lo * ldb : b + lo, Int32(ldb), a, Int32(transA ? lda : 1), beta, c + lo, 1)
+        }
+        let threads = Runtime.blasThreads > 1 ? 1 : min(ParallelRegion.threads(forCost: n * k), n / 64)
+        guard threads > 1 else { return sgemv(0, n) }
+        let per = (n + threads - 1) / threads
+        ParallelRegion.run(threads) { t in
+            let lo = t * per
+            if lo < n { sgemv(lo, min(n, lo + per) - lo) }
+        }
         return
     }
     // Large products split their output across grlhf's threads, each piece a serial sgemm:
