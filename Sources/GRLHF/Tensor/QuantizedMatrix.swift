@@ -23,7 +23,8 @@ public final class QuantizedMatrix {
     let scales: UnsafeMutablePointer<Float>
     let offsets: UnsafeMutablePointer<Float>?
 
-    /// 0xF, read at run time (see `dot4`).
+    /// 0xF, read at run time (see `dot4`); set through a condition, since Swift propagates a
+    /// `let` that every initializer sets to one literal.
     let nibble: Int16
 
     /// The formats with a kernel.
