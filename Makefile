@@ -54,14 +54,16 @@ test-python: build data
 
 # The training commands (sft, train-rm, dpo, rl) on a tiny model, a few seconds; SmolLM2's GGUF
 # answering greedily (float32 and quantized); Python reward
-# functions in-process (rl --reward-fn); `grlhf data` on the fetched easy-VQA.
-test-cli: build models
+# functions in-process (rl --reward-fn); `grlhf data` on the fetched easy-VQA; the pipeline's
+# quick preset, and the smol preset (EfficientNet-Lite0 + SmolLM2 with LoRA) one step per stage.
+test-cli: build data models
 	bash Tests/cli/run.sh bin/grlhf
 	bash Tests/cli/smollm2.sh bin/grlhf
 	bash Tests/cli/python_reward.sh bin/grlhf $(BUILD)/libgrlhf.so
 	bash Tests/cli/judge_learns.sh bin/grlhf
 	bash Tests/cli/data.sh bin/grlhf
 	bash Tests/cli/pipeline_quick.sh bin/grlhf
+	bash Tests/cli/pipeline_smol.sh bin/grlhf
 
 # Every example against a copy installed into a temporary PREFIX: C++ (pkg-config), Python (pip
 # install into a venv under .cache/, the notebook run by nbclient), Swift (a package using GRLHF).

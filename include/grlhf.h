@@ -1311,7 +1311,8 @@ grlhf_status grlhf_judge_trainer_create(grlhf_judge *judge, const char *pairs_js
  * later run with the same output directory finds it finished, so an interrupted run resumes.
  *
  * The configuration is the Swift API's PipelineConfig: a preset ("tiny", the default that
- * `make demo` runs, or "quick", a few dozen items and steps for tests) overridden by a JSON
+ * `make demo` runs; "quick", a few dozen items and steps for tests; or "smol", EfficientNet-Lite0
+ * and SmolLM2-135M-Instruct with LoRA from `make models`, hours) overridden by a JSON
  * object whose keys are those of OUTPUT/config.json (e.g. {"sftSteps": 50, "seed": 3}).
  * grlhf_pipeline_create checks every value (ranges, consistent model sizes) before anything
  * runs; relative paths are relative to the process's working directory.
@@ -1333,7 +1334,7 @@ typedef struct grlhf_pipeline grlhf_pipeline;
 typedef struct grlhf_pipeline_params {
     /** sizeof(grlhf_pipeline_params), set by grlhf_pipeline_params_default. */
     uint32_t struct_size;
-    /** "tiny" or "quick"; NULL is "tiny". Default NULL. */
+    /** "tiny", "quick" or "smol"; NULL is "tiny". Default NULL. */
     const char *preset;
     /** A JSON object overriding the preset's values, keys as in OUTPUT/config.json; an unknown
         key, a value of the wrong type or out of range gives GRLHF_ERR_INVALID_ARGUMENT. A

@@ -106,11 +106,7 @@ func saturatingProduct(_ factors: [Int]) -> Int {
 func checkForwardSize(_ box: ModelBox, time: Int, images: Int = 0) throws {
     let c = box.model.language.config
     var buffers = [("logits", [time, c.vocabSize]), ("attention scores", [c.numAttentionHeads, time, time])]
-    if let v = box.multimodal?.config.vision, images > 0 {
-        let positions = box.model.tokensPerImage + 1  // patches and CLS
-        buffers += [("vision attention scores", [images, v.numAttentionHeads, positions, positions]),
-                    ("vision activations", [images, positions, max(v.hiddenSize, v.intermediateSize)])]
-    }
+    if let tower = box.multimodal?.config.tower, images > 0 { buffers += tower.largestBuffers(images: images) }
     for (what, factors) in buffers where saturatingProduct(factors) > Tensor.maxBytes / 4 {
         throw Failure(.outOfMemory, "\(time) positions\(images > 0 ? " and \(images) images" : "") need \(what) above the tensor limit")
     }
@@ -142,7 +138,7 @@ func imageBatch(_ handle: OpaquePointer?, for box: ModelBox, ids: [Int32], what:
     guard let m = box.multimodal else {
         throw Failure.invalidArgument("the model is text-only; images must be NULL")
     }
-    let v = m.config.vision
+    let v = m.config.tower
     let expected = [placeholders, v.numChannels, v.imageSize, v.imageSize]
     guard images.shape == expected else {
         throw Failure.invalidArgument("images has shape \(images.shape), but \(holds) need \(expected)")
@@ -250,7 +246,7 @@ public func grlhf_model_image_info(_ handle: OpaquePointer?, _ imageTokenId: Uns
         guard let m = box.multimodal else { return }
         id.pointee = m.config.imageTokenIndex
         perImage.pointee = Int64(m.tokensPerImage)
-        size.pointee = Int64(m.config.vision.imageSize)
+        size.pointee = Int64(m.config.tower.imageSize)
     }
 }
 
@@ -262,7 +258,7 @@ public func grlhf_image_load(_ handle: OpaquePointer?, _ path: UnsafePointer<CCh
         let path = try utf8String(path, "png_path")
         guard let m = box.multimodal else { throw Failure.invalidArgument("the model is text-only; it reads no images") }
         // A config may name a preprocessor size or channel count the vision tower does not read.
-        let v = m.config.vision
+        let v = m.config.tower
         guard v.numChannels == 3, m.config.preprocessor.size == v.imageSize else {
             throw Failure(.unsupported, "the vision tower reads \(v.numChannels)×\(v.imageSize)×\(v.imageSize) images, the preprocessor makes 3×\(m.config.preprocessor.size)×\(m.config.preprocessor.size)")
         }

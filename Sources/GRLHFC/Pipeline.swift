@@ -28,12 +28,7 @@ struct PipelineParams: CParams {
 
     /// The preset, the JSON overrides and the two folders, checked.
     func resolved() throws -> PipelineConfig {
-        var config: PipelineConfig
-        switch try string(presetBits, "preset") ?? "tiny" {
-        case "tiny": config = .tiny
-        case "quick": config = .quick
-        case let other: throw Failure.invalidArgument("preset \"\(other)\" is not one of tiny, quick")
-        }
+        var config = try PipelineConfig.preset(try string(presetBits, "preset") ?? "tiny")
         if let json = try string(configBits, "config_json") { config = try PipelineConfigCheck.overlay(config, json) }
         if let data = try string(dataBits, "data_dir") { config.data = data }
         if let output = try string(outputBits, "output_dir") { config.output = output }
@@ -90,13 +85,16 @@ enum PipelineConfigCheck {
         ("policyGroup", \.policyGroup, 1...64),
         ("dpoSteps", \.dpoSteps, 1...maxTrainerSteps),
         ("evalPrompts", \.evalPrompts, 1...(1 << 24)),
+        ("loraRank", \.loraRank, 1...256),
     ]
     static let float: [(String, KeyPath<PipelineConfig, Float>)] = [
         ("grmRLLearningRate", \.grmRLLearningRate), ("policyLearningRate", \.policyLearningRate),
-        ("sftLearningRate", \.sftLearningRate), ("judgeSFTLearningRate", \.judgeSFTLearningRate),
+        ("sftLearningRate", \.sftLearningRate), ("judgeSFTLearningRate", \.judgeSFTLearningRate), ("loraAlpha", \.loraAlpha),
     ]
     /// Keys any value of their type suits, or checked below.
-    static let other: Set<String> = ["name", "data", "output", "seed", "scalingGroups", "judgeFormat", "rewardFunctions"]
+    /// (The model files and LoRA targets are checked by the run, which opens them.)
+    static let other: Set<String> = ["name", "data", "output", "seed", "scalingGroups", "judgeFormat", "rewardFunctions",
+                                     "languageModel", "imageTokenFrom", "loraTargets", "visionModel"]
     /// Every key a caller may set; a key PipelineConfig gains later is refused until it has a check here.
     static let checked = Set(int.map(\.0) + float.map(\.0)).union(other)
 
@@ -124,7 +122,12 @@ enum PipelineConfigCheck {
         // the largest batch of rows over an image and a short text), which the engine would
         // otherwise meet in the allocator.
         let rows = Swift.max(c.batchSize, c.promptsPerStep * ([c.groupSize, c.policyGroup] + c.scalingGroups).max()!)
-        let bytes = saturatingProduct([rows, patches + 256, c.vocabSize + 16 * Swift.max(c.width, c.visionWidth) * c.layers, 4])
+        var (vocab, width, layers, imageTokens) = (c.vocabSize, Swift.max(c.width, c.visionWidth), c.layers, patches)
+        if !c.languageModel.isEmpty, let gguf = try? GGUFFile.open(c.languageModel), let t = try? DecoderLM.ggufConfig(gguf) {
+            (vocab, width, layers) = (t.vocabSize, t.hiddenSize, t.numHiddenLayers)
+        }
+        if !c.visionModel.isEmpty { imageTokens = 49 }
+        let bytes = saturatingProduct([rows, imageTokens + 256, vocab + 16 * width * layers, 4])
         guard bytes <= Tensor.maxBytes / 2 else {
             throw Failure(.outOfMemory, "\(rows) rows of this model size need activations above the memory limit")
         }

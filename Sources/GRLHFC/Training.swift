@@ -84,11 +84,7 @@ func checkBatchForward(_ model: any CausalLM, rows: Int, time: Int, images: Int 
     let c = model.language.config
     var buffers = [("logits", [rows, time, c.vocabSize]), ("attention scores", [rows, c.numAttentionHeads, time, time]),
                    ("activations", [rows, time, Swift.max(c.hiddenSize, c.intermediateSize)])]
-    if let v = (model as? MultimodalModel)?.config.vision, images > 0 {
-        let positions = model.tokensPerImage + 1
-        buffers += [("vision attention scores", [images, v.numAttentionHeads, positions, positions]),
-                    ("vision activations", [images, positions, Swift.max(v.hiddenSize, v.intermediateSize)])]
-    }
+    if let tower = (model as? MultimodalModel)?.config.tower, images > 0 { buffers += tower.largestBuffers(images: images) }
     for (what, factors) in buffers where saturatingProduct(factors) > Tensor.maxBytes / 4 {
         throw Failure(.outOfMemory, "a batch of \(rows) sequences of \(time) positions needs \(what) above the tensor limit")
     }
@@ -111,7 +107,7 @@ func checkReference(_ reference: any CausalLM, of policy: any CausalLM, what: St
     let sameImages: Bool
     switch (policy, reference) {
     case let (p as MultimodalModel, r as MultimodalModel):
-        sameImages = p.config.vision.imageSize == r.config.vision.imageSize && p.config.vision.numChannels == r.config.vision.numChannels
+        sameImages = p.config.tower.imageSize == r.config.tower.imageSize && p.config.tower.numChannels == r.config.tower.numChannels
             && p.tokensPerImage == r.tokensPerImage
     case (is DecoderLM, is DecoderLM): sameImages = true
     default: sameImages = false

@@ -8,7 +8,9 @@ struct PipelineCommand: ParsableCommand {
         commandName: "pipeline",
         abstract: "Generative RLHF-V end to end on JSONL sets: base model, BT RM, untrained judge, GRM+SFT, GRM+RL, GRPO policies with each reward, DPO, the scaling run; summary.json and report.html.")
 
-    @Flag(help: "A few dozen items and steps: the whole path in well under a minute (tests).") var quick = false
+    @Option(help: "tiny (default: a tiny model trained here, within make demo's budget), quick (the whole path in well under a minute, for tests) or smol (EfficientNet-Lite0 + SmolLM2-135M-Instruct with LoRA, from make models; hours).")
+    var preset: String?
+    @Flag(help: "The quick preset (as --preset quick).") var quick = false
     @Option(help: "A JSON object of pipeline settings (keys as in OUTPUT/config.json) over the preset's; name only what changes.") var config: String?
     @Option(help: "Folder of sft.jsonl, prefs_train.jsonl, prefs_test_id.jsonl, prefs_test_ood.jsonl (grlhf data easy-vqa writes them).")
     var data: String?
@@ -23,7 +25,8 @@ struct PipelineCommand: ParsableCommand {
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)
-        var c = quick ? PipelineConfig.quick : PipelineConfig.tiny
+        if quick, let preset, preset != "quick" { throw ValidationError("--quick and --preset \(preset) disagree") }
+        var c = try PipelineConfig.preset(quick ? "quick" : preset ?? "tiny")
         if let config {
             guard let bytes = FileManager.default.contents(atPath: config) else { throw GRLHFError.io("\(config): cannot read") }
             c = try PipelineConfig.decode(bytes, over: c)

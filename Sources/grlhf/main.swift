@@ -98,7 +98,12 @@ struct Info: ParsableCommand {
             let loaded = try loadModel(directory: path)
             if let m = loaded as? MultimodalModel {
                 print("multimodal (llava): image token \(m.config.imageTokenIndex) expands to \(m.tokensPerImage) positions")
-                describe(m.config.vision)
+                switch m.config.tower {
+                case .vit(let c): describe(c)
+                case .efficientNetLite0(let tokens): print("EfficientNet-Lite0: 224px images, \(tokens.rawValue) tokens (frozen)")
+                }
+                if let gguf = m.config.languageWeights { print("language model weights: \(gguf)") }
+                if let lora = m.config.lora { print("LoRA: r \(lora.rank), alpha \(lora.alpha) on \(lora.targetModules.joined(separator: ", "))") }
             }
             describe(loaded.language.config)
             model = loaded

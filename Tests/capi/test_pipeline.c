@@ -83,7 +83,7 @@ static char *config_of(const grlhf_pipeline *pipeline) {
 static void test_params_and_presets(void) {
     int64_t base = grlhf_live_handles();
     grlhf_pipeline_params p;
-    grlhf_pipeline *tiny = NULL, *quick;
+    grlhf_pipeline *tiny = NULL, *quick, *smol;
     char *text;
     EXPECT(grlhf_pipeline_params_default(&p), GRLHF_OK);
     CHECK(p.struct_size == sizeof p && p.preset == NULL && p.config_json == NULL && p.data_dir == NULL &&
@@ -107,8 +107,16 @@ static void test_params_and_presets(void) {
         CHECK(length == (int64_t)strlen(text) && strcmp(small, "abc") == 0);
     }
     free(text);
+    /* The smol preset names the pretrained models and the LoRA settings; its keys are checked too. */
+    smol = create("smol", "{\"loraRank\": 8, \"loraTargets\": [\"q_proj\"]}", "/data/x", "out/z");
+    text = config_of(smol);
+    CHECK(strstr(text, "\"name\":\"smol\"") != NULL && strstr(text, "SmolLM2-135M-Instruct.Q4_1.gguf") != NULL);
+    CHECK(strstr(text, "efficientnet-lite0-57934424.pth") != NULL && strstr(text, "\"loraRank\":8") != NULL);
+    CHECK(strstr(text, "\"loraTargets\":[\"q_proj\"]") != NULL);
+    free(text);
     grlhf_pipeline_free(tiny);
     grlhf_pipeline_free(quick);
+    grlhf_pipeline_free(smol);
     CHECK(grlhf_live_handles() == base);
 }
 
@@ -135,6 +143,7 @@ static void test_bad_configs(void) {
     int64_t base = grlhf_live_handles();
     const grlhf_status bad = GRLHF_ERR_INVALID_ARGUMENT;
     expect_refused("huge", NULL, NULL, NULL, bad, "preset");
+    expect_refused("smol", "{\"loraRank\": 0}", NULL, NULL, bad, "loraRank");
     expect_refused("", NULL, NULL, NULL, bad, "preset is empty");
     expect_refused("\xff", NULL, NULL, NULL, bad, "UTF-8");
     expect_refused("quick", "not json", NULL, NULL, bad, "not valid JSON");

@@ -69,7 +69,7 @@ extension DecoderLM {
     }
 
     /// The config a Llama GGUF's metadata and embedding shape describe.
-    static func ggufConfig(_ f: GGUFFile) throws -> Config {
+    public static func ggufConfig(_ f: GGUFFile) throws -> Config {
         guard let arch = try f.string("general.architecture") else { throw GGUFError.missingKey("general.architecture") }
         guard arch == "llama" else {
             throw GRLHFError.unsupported("gguf: architecture \"\(arch)\" (only llama is mapped onto DecoderLM)")

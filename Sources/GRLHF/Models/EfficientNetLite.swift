@@ -91,7 +91,7 @@ public final class EfficientNetLite0: Module, VisionEncoder {
     /// `_conv_head.weight`, `_bn1.*`, `_fc.weight`, `_fc.bias`), folding every batch norm.
     /// Every expected tensor must be present with its exact shape, and nothing else may be
     /// (`num_batches_tracked` counters are ignored); errors name the tensor.
-    public init(stateDict: [String: Tensor], tokens: Tokens = .featureMap) throws {
+    public convenience init(stateDict: [String: Tensor], tokens: Tokens = .featureMap) throws {
         var used = Set<String>()
         func tensor(_ name: String, _ shape: [Int]) throws -> Tensor {
             guard let t = stateDict[name] else {
@@ -103,12 +103,12 @@ public final class EfficientNetLite0: Module, VisionEncoder {
             used.insert(name)
             return t
         }
-        func conv(_ name: String, bn: String, out: Int, in inputs: Int, kernel: Int, stride: Int = 1, groups: Int = 1) throws -> Conv {
-            let w = try tensor(name + ".weight", [out, inputs, kernel, kernel])
+        try self.init(tokens: tokens) { name, bn, shape in
+            let w = try tensor(name + ".weight", shape)
+            let out = shape[0], per = shape.dropFirst().reduce(1, *)
             let gamma = try tensor(bn + ".weight", [out]), beta = try tensor(bn + ".bias", [out])
             let mean = try tensor(bn + ".running_mean", [out]), variance = try tensor(bn + ".running_var", [out])
-            let folded = Tensor(uninitialized: w.shape), bias = Tensor(uninitialized: [out])
-            let per = inputs * kernel * kernel
+            let folded = Tensor(uninitialized: shape), bias = Tensor(uninitialized: [out])
             for o in 0..<out {
                 let v = Double(variance.data[o])
                 guard v >= 0, v.isFinite else {
@@ -118,35 +118,48 @@ public final class EfficientNetLite0: Module, VisionEncoder {
                 for i in 0..<per { folded.data[o * per + i] = Float(Double(w.data[o * per + i]) * scale) }
                 bias.data[o] = Float(Double(beta.data[o]) - Double(mean.data[o]) * scale)
             }
-            return Conv(weight: folded, bias: bias, stride: stride, groups: groups)
+            return (folded, bias)
         }
-
-        stem = try conv("_conv_stem", bn: "_bn0", out: Self.stemChannels, in: 3, kernel: 3, stride: 2)
-        var blocks: [Block] = []
-        for (i, s) in Self.blockSpecs.enumerated() {
-            let p = "_blocks.\(i)."
-            let mid = s.input * s.expand
-            let expand = s.expand == 1 ? nil : try conv(p + "_expand_conv", bn: p + "_bn0", out: mid, in: s.input, kernel: 1)
-            if s.expand == 1, stateDict[p + "_expand_conv.weight"] != nil {
-                throw GRLHFError.invalidFormat("EfficientNet-Lite0: unexpected tensor \(p)_expand_conv.weight (block \(i) has expand ratio 1)")
-            }
-            let depthwise = try conv(p + "_depthwise_conv", bn: p + "_bn1", out: mid, in: 1, kernel: s.kernel, stride: s.stride, groups: mid)
-            let project = try conv(p + "_project_conv", bn: p + "_bn2", out: s.output, in: mid, kernel: 1)
-            blocks.append(Block(expand: expand, depthwise: depthwise, project: project, residual: s.stride == 1 && s.input == s.output))
+        for i in Self.blockSpecs.indices where Self.blockSpecs[i].expand == 1 && stateDict["_blocks.\(i)._expand_conv.weight"] != nil {
+            throw GRLHFError.invalidFormat("EfficientNet-Lite0: unexpected tensor _blocks.\(i)._expand_conv.weight (block \(i) has expand ratio 1)")
         }
-        self.blocks = ModuleList(blocks)
-        stem.relu6 = true
-        let last = Self.blockSpecs.last!.output
-        head = try conv("_conv_head", bn: "_bn1", out: Self.headChannels, in: last, kernel: 1)
-        head.relu6 = true
-        var rng = PCG32(seed: 0)
-        fc = Linear(Self.headChannels, Self.classes, std: 0, rng: &rng)
         fc.weight.data.update(from: try tensor("_fc.weight", [Self.classes, Self.headChannels]).data, count: fc.weight.count)
         fc.bias!.data.update(from: try tensor("_fc.bias", [Self.classes]).data, count: Self.classes)
         let unexpected = stateDict.keys.filter { !used.contains($0) && !$0.hasSuffix(".num_batches_tracked") }.sorted()
         guard unexpected.isEmpty else {
             throw GRLHFError.invalidFormat("EfficientNet-Lite0: unexpected tensors \(unexpected.prefix(5).joined(separator: ", "))\(unexpected.count > 5 ? ", …" : "") (\(unexpected.count); a different EfficientNet variant?)")
         }
+    }
+
+    /// The network with zero weights, for `load` to fill with a saved tower's folded weights
+    /// (the names of `namedParameters`; how a `MultimodalModel` directory stores it).
+    public convenience init(tokens: Tokens = .featureMap) {
+        try! self.init(tokens: tokens) { _, _, shape in (Tensor(zeros: shape), Tensor(zeros: [shape[0]])) }
+    }
+
+    /// The architecture, each convolution's folded weight and bias made by `conv` from its
+    /// .pth name, its batch norm's name and its weight shape [O, I/groups, k, k]. Frozen.
+    private init(tokens: Tokens, conv make: (String, String, [Int]) throws -> (weight: Tensor, bias: Tensor)) throws {
+        func conv(_ name: String, bn: String, out: Int, in inputs: Int, kernel: Int, stride: Int = 1, groups: Int = 1) throws -> Conv {
+            let (w, b) = try make(name, bn, [out, inputs, kernel, kernel])
+            return Conv(weight: w, bias: b, stride: stride, groups: groups)
+        }
+        stem = try conv("_conv_stem", bn: "_bn0", out: Self.stemChannels, in: 3, kernel: 3, stride: 2)
+        var blocks: [Block] = []
+        for (i, s) in Self.blockSpecs.enumerated() {
+            let p = "_blocks.\(i)."
+            let mid = s.input * s.expand
+            let expand = s.expand == 1 ? nil : try conv(p + "_expand_conv", bn: p + "_bn0", out: mid, in: s.input, kernel: 1)
+            let depthwise = try conv(p + "_depthwise_conv", bn: p + "_bn1", out: mid, in: 1, kernel: s.kernel, stride: s.stride, groups: mid)
+            let project = try conv(p + "_project_conv", bn: p + "_bn2", out: s.output, in: mid, kernel: 1)
+            blocks.append(Block(expand: expand, depthwise: depthwise, project: project, residual: s.stride == 1 && s.input == s.output))
+        }
+        self.blocks = ModuleList(blocks)
+        stem.relu6 = true
+        head = try conv("_conv_head", bn: "_bn1", out: Self.headChannels, in: Self.blockSpecs.last!.output, kernel: 1)
+        head.relu6 = true
+        var rng = PCG32(seed: 0)
+        fc = Linear(Self.headChannels, Self.classes, std: 0, rng: &rng)
         self.tokens = tokens
         super.init()
         register("_conv_stem", stem)

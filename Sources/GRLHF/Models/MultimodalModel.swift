@@ -1,33 +1,51 @@
 import Foundation
 
-/// A LLaVA-style vision-language model: a ViT encodes the image, a two-layer projector
-/// (`multi_modal_projector.linear_1`, GELU, `linear_2`) maps its patch features (CLS dropped)
-/// into the language model's width, and those vectors take the places of the image tokens in
-/// the text sequence.
+/// A LLaVA-style vision-language model: a vision tower encodes the image (a ViT, its patch
+/// features with CLS dropped, or EfficientNet-Lite0, its 7×7 map as 49 tokens), a two-layer
+/// projector (`multi_modal_projector.linear_1`, GELU, `linear_2`) maps those features into the
+/// language model's width, and they take the places of the image tokens in the text sequence.
 ///
 /// On disk it is a directory shaped like a Hugging Face LLaVA checkpoint: `config.json` with
 /// `model_type` "llava", `text_config`, `vision_config`, `image_token_index` and grlhf's
-/// `image_preprocessor`; `model.safetensors` with `vision_tower.*` (Hugging Face ViT names),
-/// `multi_modal_projector.*` and `language_model.*` (Llama/Qwen2 names). transformers has no
-/// LLaVA with a ViT tower, so only grlhf reads it whole; its parts are standard.
+/// `image_preprocessor`; `model.safetensors` with `vision_tower.*` (Hugging Face ViT names, or
+/// EfficientNet-Lite0's .pth names with batch norm folded), `multi_modal_projector.*` and
+/// `language_model.*` (Llama/Qwen2 names). transformers has no LLaVA with these towers, so only
+/// grlhf reads it whole; its parts are standard.
+///
+/// A pretrained language model stays where it is: with `language_model_gguf` the decoder's
+/// weights are that GGUF file's (frozen, not copied into the directory), and with `lora` the
+/// decoder carries LoRA adapters, saved as `language_model.<layer>.lora_A/B.weight`. A directory
+/// of such a model holds a few megabytes (tower, projector, adapters), however large the decoder.
 public final class MultimodalModel: Module, CausalLM {
     public struct Config: Codable, Equatable, Sendable {
         static let modelType = "llava"
         public var text: DecoderLM.Config
-        public var vision: VisionTransformer.Config
+        public var tower: VisionTowerConfig
         /// The token id that marks image positions in the text.
         public var imageTokenIndex: Int32
         /// How a PNG becomes pixel values for this model.
         public var preprocessor: ImagePreprocessor
+        /// A Llama GGUF file holding the language model's weights (frozen; `text` must be its
+        /// config). Relative paths resolve against the working directory.
+        public var languageWeights: String?
+        /// LoRA adapters on the language model (its base weights then frozen).
+        public var lora: LoRAConfig?
 
         enum CodingKeys: String, CodingKey {
             case text = "text_config", vision = "vision_config", imageTokenIndex = "image_token_index"
             case preprocessor = "image_preprocessor", modelType = "model_type", projectorAct = "projector_hidden_act"
+            case languageWeights = "language_model_gguf", lora
+        }
+
+        public init(text: DecoderLM.Config, tower: VisionTowerConfig, imageTokenIndex: Int32, preprocessor: ImagePreprocessor? = nil,
+                    languageWeights: String? = nil, lora: LoRAConfig? = nil) {
+            self.text = text; self.tower = tower; self.imageTokenIndex = imageTokenIndex
+            self.preprocessor = preprocessor ?? ImagePreprocessor(size: tower.imageSize)
+            self.languageWeights = languageWeights; self.lora = lora
         }
 
         public init(text: DecoderLM.Config, vision: VisionTransformer.Config, imageTokenIndex: Int32, preprocessor: ImagePreprocessor? = nil) {
-            self.text = text; self.vision = vision; self.imageTokenIndex = imageTokenIndex
-            self.preprocessor = preprocessor ?? ImagePreprocessor(size: vision.imageSize)
+            self.init(text: text, tower: .vit(vision), imageTokenIndex: imageTokenIndex, preprocessor: preprocessor)
         }
 
         public init(from decoder: Decoder) throws {
@@ -37,22 +55,24 @@ public final class MultimodalModel: Module, CausalLM {
             if let act = try c.decodeIfPresent(String.self, forKey: .projectorAct), !["gelu_pytorch_tanh", "gelu_new"].contains(act) {
                 throw GRLHFError.unsupported("config.json: projector_hidden_act \"\(act)\" (grlhf computes the tanh GELU)")
             }
-            let vision = try c.decode(VisionTransformer.Config.self, forKey: .vision)
-            self.init(text: try c.decode(DecoderLM.Config.self, forKey: .text), vision: vision,
+            self.init(text: try c.decode(DecoderLM.Config.self, forKey: .text), tower: try c.decode(VisionTowerConfig.self, forKey: .vision),
                       imageTokenIndex: try c.decode(Int32.self, forKey: .imageTokenIndex),
-                      preprocessor: try c.decodeIfPresent(ImagePreprocessor.self, forKey: .preprocessor))
+                      preprocessor: try c.decodeIfPresent(ImagePreprocessor.self, forKey: .preprocessor),
+                      languageWeights: try c.decodeIfPresent(String.self, forKey: .languageWeights),
+                      lora: try c.decodeIfPresent(LoRAConfig.self, forKey: .lora))
             try validate()
         }
 
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(Self.modelType, forKey: .modelType); try c.encode("gelu_pytorch_tanh", forKey: .projectorAct)
-            try c.encode(text, forKey: .text); try c.encode(vision, forKey: .vision)
+            try c.encode(text, forKey: .text); try c.encode(tower, forKey: .vision)
             try c.encode(imageTokenIndex, forKey: .imageTokenIndex); try c.encode(preprocessor, forKey: .preprocessor)
+            try c.encodeIfPresent(languageWeights, forKey: .languageWeights); try c.encodeIfPresent(lora, forKey: .lora)
         }
 
         public func validate() throws {
-            try text.validate(); try vision.validate()
+            try text.validate(); try tower.validate(); try lora?.validate()
             guard imageTokenIndex >= 0 && Int(imageTokenIndex) < text.vocabSize else {
                 throw GRLHFError.invalidArgument("config: image_token_index \(imageTokenIndex) outside the vocabulary of \(text.vocabSize)")
             }
@@ -61,7 +81,7 @@ public final class MultimodalModel: Module, CausalLM {
     }
 
     public let config: Config
-    public let vision: VisionTransformer
+    public let vision: any VisionEncoder
     public let language: DecoderLM
     let linear1: Linear, linear2: Linear
 
@@ -70,20 +90,39 @@ public final class MultimodalModel: Module, CausalLM {
                       vision: vision, language: language, seed: seed)
     }
 
-    /// A randomly initialized model from `config`.
+    /// A model from `config`: a fresh tower (a ViT initialized from `seed`, or EfficientNet-Lite0
+    /// zeros for `load` to fill), the language model from `languageWeights` or initialized, a
+    /// fresh projector, and LoRA adapters (B = 0) when `lora` is set.
     public convenience init(_ config: Config, seed: UInt64 = 0) throws {
-        try self.init(config, vision: VisionTransformer(config.vision, seed: seed &+ 1),
-                      language: DecoderLM(config.text, seed: seed &+ 2), seed: seed)
+        try self.init(config, vision: try config.tower.make(seed: seed &+ 1), seed: seed)
     }
 
-    init(_ config: Config, vision: VisionTransformer, language: DecoderLM, seed: UInt64) throws {
+    /// A model from `config` with this tower (a pretrained one: `EfficientNetLite0(contentsOf:)`).
+    public convenience init(_ config: Config, vision: any VisionEncoder, seed: UInt64 = 0) throws {
+        let language: DecoderLM
+        if let path = config.languageWeights {
+            language = try DecoderLM.load(gguf: path)
+            guard language.config == config.text else {
+                throw GRLHFError.invalidFormat("\(path): the GGUF's model (\(language.config)) is not text_config (\(config.text))")
+            }
+            language.setTrainable(false)
+        } else {
+            language = try DecoderLM(config.text, seed: seed &+ 2)
+        }
+        try self.init(config, vision: vision, language: language, seed: seed)
+    }
+
+    init(_ config: Config, vision: any VisionEncoder, language: DecoderLM, seed: UInt64) throws {
         try config.validate()
+        guard vision.imageSize == config.tower.imageSize else {
+            throw GRLHFError.invalidArgument("MultimodalModel: the tower reads \(vision.imageSize)px images, the config says \(config.tower.imageSize)px")
+        }
         var rng = PCG32(seed: seed)
         self.config = config
         self.vision = vision
         self.language = language
         let lm = language.config.hiddenSize
-        linear1 = Linear(vision.config.hiddenSize, lm, rng: &rng)
+        linear1 = Linear(vision.featureWidth, lm, rng: &rng)
         linear2 = Linear(lm, lm, rng: &rng)
         super.init()
         register("vision_tower", vision)
@@ -91,23 +130,36 @@ public final class MultimodalModel: Module, CausalLM {
         projector.register("linear_1", linear1); projector.register("linear_2", linear2)
         register("multi_modal_projector", projector)
         register("language_model", language)
+        if let lora = config.lora { _ = try LoRA.attach(to: language, config: lora, seed: seed &+ 3) }
     }
 
     /// Loads a directory written by `save`.
     public static func load(directory: String) throws -> MultimodalModel {
         let model = try MultimodalModel(try ModelDirectory.config(directory, as: Config.self))
-        try ModelDirectory.loadWeights(directory, into: model)
+        try ModelDirectory.loadWeights(directory, into: model.savedTensors())
         return model
     }
 
+    /// Writes `config.json` and `model.safetensors`: every parameter and LoRA adapter, less the
+    /// language model's weights when they are `languageWeights`' (which must then be frozen:
+    /// trained weights are never dropped silently).
     public func save(directory: String) throws {
-        try ModelDirectory.save(directory, config: config, module: self)
+        if config.languageWeights != nil, let trained = language.namedParameters().first(where: \.tensor.requiresGrad) {
+            throw GRLHFError.unsupported("MultimodalModel: language_model.\(trained.name) is trainable, but its weights are the GGUF's and are not saved; train the language model through LoRA")
+        }
+        try ModelDirectory.save(directory, config: config, tensors: savedTensors())
+    }
+
+    /// What `save` writes and `load` reads, by name.
+    func savedTensors() -> [(name: String, tensor: Tensor)] {
+        let base = config.languageWeights == nil ? [] : Set(language.namedParameters(prefix: "language_model.").map(\.name))
+        return namedTensors().filter { !base.contains($0.name) }
     }
 
     public var imageTokenId: Int32? { config.imageTokenIndex }
 
     /// Image tokens one image occupies in the sequence.
-    public var tokensPerImage: Int { vision.config.patches }
+    public var tokensPerImage: Int { vision.tokensPerImage }
 
     /// Pixel values [1, C, S, S] of a PNG file, preprocessed as this model expects.
     public func pixels(pngAt path: String) throws -> Tensor {
@@ -116,8 +168,7 @@ public final class MultimodalModel: Module, CausalLM {
 
     /// Projected image features [B, N, H_lm] for images [B, C, S, S].
     public func imageFeatures(_ images: Tensor) -> Tensor {
-        let patches = vision.features(images)                                     // [B, N, D], CLS dropped
-        return linear2(linear1(patches).gelu())
+        linear2(linear1(vision.features(images)).gelu())                          // [B, N, D] → [B, N, H_lm]
     }
 
     /// Input embeddings [B, T, H] for expanded ids [B·T] holding `tokensPerImage` image tokens

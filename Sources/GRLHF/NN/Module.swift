@@ -64,16 +64,20 @@ open class Module {
     /// reported back so callers can decide if that is an error.
     @discardableResult
     public func load(_ tensors: [String: Tensor]) throws -> [String] {
-        var unused = Set(tensors.keys)
-        for (name, p) in namedParameters() {
+        try Self.assign(tensors, to: namedParameters())
+    }
+
+    /// `load` into any list of named tensors (a model's parameters, or those and its adapters).
+    /// Nothing changes unless every target is present with its shape.
+    static func assign(_ tensors: [String: Tensor], to targets: [(name: String, tensor: Tensor)]) throws -> [String] {
+        for (name, p) in targets {
             guard let t = tensors[name] else { throw GRLHFError.invalidArgument("missing parameter \(name)") }
             guard t.shape == p.shape else {
                 throw GRLHFError.invalidArgument("parameter \(name): shape \(t.shape), expected \(p.shape)")
             }
-            p.data.update(from: t.data, count: p.count)
-            unused.remove(name)
         }
-        return unused.sorted()
+        for (name, p) in targets { p.data.update(from: tensors[name]!.data, count: p.count) }
+        return Set(tensors.keys).subtracting(targets.map(\.name)).sorted()
     }
 
     /// The parameters by name (sharing storage with the model).

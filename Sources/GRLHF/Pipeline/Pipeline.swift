@@ -1,8 +1,10 @@
 import Foundation
 
 /// Generative RLHF-V end to end on a small scale, from a folder of JSONL sets (what
-/// `grlhf data easy-vqa` writes, or a user's own in the same formats): a tokenizer and a tiny
-/// multimodal model (an image-grounding warm-up, then SFT), the reward models the paper compares
+/// `grlhf data easy-vqa` writes, or a user's own in the same formats): a tokenizer and a
+/// multimodal model (an image-grounding warm-up, then SFT) — tiny and trained from scratch, or
+/// pretrained parts (the "smol" preset: EfficientNet-Lite0 + SmolLM2-135M-Instruct with LoRA)
+/// —, the reward models the paper compares
 /// — a Bradley–Terry RM, the untrained judge (taught only the output format), GRM+SFT and GRM+RL
 /// (stage 1) — then policies: GRPO with each reward (stage 2 with grouped comparison), DPO, and
 /// the scaling run over n. Every stage writes its result under `output/<stage>/` and is skipped
@@ -24,6 +26,21 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
     public var layers = 2
 
     public var visionLayers = 2
+
+    /// A Llama GGUF (SmolLM2-135M-Instruct) as the language model: frozen, trained through LoRA
+    /// adapters, its tokenizer used instead of a trained BPE. "" for a tiny model trained here
+    /// (`vocabSize`, `width`, `layers`).
+    public var languageModel = ""
+    /// The GGUF vocabulary's added token that becomes the image placeholder `<image>` (unused by
+    /// the pretrained model, so no embedding needs adding).
+    public var imageTokenFrom = "<empty_output>"
+    /// LoRA on `languageModel`: rank, alpha, and the adapted layers.
+    public var loraRank = 16
+    public var loraAlpha: Float = 32
+    public var loraTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    /// EfficientNet-Lite0's .pth (from `make models`) as the frozen vision tower, its 7×7 map as
+    /// 49 image tokens at 224px. "" for a ViT trained here (`imageSize`, `patchSize`, …).
+    public var visionModel = ""
     /// Image-grounding warm-up on pretrain.jsonl (skipped when the data has none), then SFT.
     /// Rates above ~1e-3 made the tiny ViT collapse: the model stopped looking at the image.
     public var pretrainSteps = 1500
@@ -103,6 +120,35 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
     /// The default preset: finishes within `make demo`'s budget on two cores.
     public static var tiny: PipelineConfig { PipelineConfig() }
 
+    /// Real pretrained parts (README, "The smol preset"): EfficientNet-Lite0 (frozen) + a projector +
+    /// SmolLM2-135M-Instruct with LoRA, from `make models`. Hours on two cores; every stage
+    /// checkpoints and a rerun resumes.
+    public static var smol: PipelineConfig {
+        var c = PipelineConfig()
+        c.name = "smol"; c.output = "runs/smol"
+        c.languageModel = ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        c.visionModel = ".cache/models/efficientnet-lite0-57934424.pth"
+        c.pretrainSteps = 100; c.sftSteps = 300; c.batchSize = 8
+        c.sftLearningRate = 2e-4
+        c.rmSteps = 150; c.formatSteps = 40; c.grmSFTSteps = 200; c.grmRLSteps = 60
+        c.judgeSFTLearningRate = 2e-4; c.grmRLLearningRate = 5e-5
+        c.groupSize = 4; c.promptsPerStep = 2
+        c.evalPairs = 100; c.evalPrompts = 100
+        c.policySteps = 30; c.policyGroup = 5; c.policyLearningRate = 5e-5; c.dpoSteps = 60
+        c.scalingGroups = [3, 5]
+        return c
+    }
+
+    /// The preset `name` names: tiny, quick or smol.
+    public static func preset(_ name: String) throws -> PipelineConfig {
+        switch name {
+        case "tiny": return .tiny
+        case "quick": return .quick
+        case "smol": return .smol
+        default: throw GRLHFError.invalidArgument("preset \"\(name)\" is not one of tiny, quick, smol")
+        }
+    }
+
     /// A few dozen items and steps: the same path in well under a minute (for tests).
     public static var quick: PipelineConfig {
         var c = PipelineConfig()
@@ -129,6 +175,8 @@ public final class Pipeline {
     /// One line per finished stage, for the terminal.
     public var log: (String) -> Void = { print($0) }
     var stageTimes: [StageTime] = []
+    /// Stages of this run (for the "[k/N] stage" lines).
+    var stageCount = 0
     /// Makes the reward a `rewardFunctions` entry names; set by the grlhf CLI (GRLHFPython).
     /// Without it, a config naming reward functions is refused before any stage runs.
     public var rewardFunction: ((String) throws -> RewardFunction)?
@@ -177,12 +225,14 @@ public final class Pipeline {
 
         let tokenizer = try stageTokenizer(sft: sft, prefs: prefs)
         let pretrainRows = FileManager.default.fileExists(atPath: config.data + "/pretrain.jsonl") ? try data("pretrain.jsonl", SFTExample.self) : []
+        // base, rm-bt, grm, grm-sft, grm-rl, three GRPO policies and DPO, then the optional ones.
+        stageCount = 9 + (pretrainRows.isEmpty || config.pretrainSteps == 0 ? 0 : 1) + user.count
+            + 2 * config.scalingGroups.filter { $0 != config.policyGroup }.count
         let pretrained: String? = pretrainRows.isEmpty || config.pretrainSteps == 0 ? nil : try stage("pretrain") { dir in
-            let model = try MultimodalModel(modelConfig(tokenizer), seed: config.seed)
-            try supervised(model, tokenizer, pretrainRows, steps: config.pretrainSteps, "pretrain", dir)
+            try supervised(try newModel(tokenizer), tokenizer, pretrainRows, steps: config.pretrainSteps, "pretrain", dir)
         }
         let base = try stage("base") { dir in
-            let model = try pretrained.map { try MultimodalModel.load(directory: $0) } ?? MultimodalModel(modelConfig(tokenizer), seed: config.seed)
+            let model = try pretrained.map { try MultimodalModel.load(directory: $0) } ?? newModel(tokenizer)
             try supervised(model, tokenizer, sft, steps: config.sftSteps, "base", dir)
         }
         let prompts = try data("prompts_train.jsonl", PromptExample.self)
@@ -211,7 +261,10 @@ public final class Pipeline {
         func rmAccuracy(_ set: (rows: [PreferenceExample], tags: [String?])) throws -> SetAccuracy {
             SetAccuracy(try rm.ranksPreferred(set.rows, encoder: rmEncoder).map { $0 ? 1 : 0 }, tags: set.tags)
         }
-        results["BT RM"] = RewardModelResult(id: try rmAccuracy(idPairs), ood: try rmAccuracy(oodPairs), parseFailures: 0)
+        let pairsKey = "pairs-\(idPairs.rows.count)-\(oodPairs.rows.count)-\(config.judgeMaxTokens)"
+        results["BT RM"] = try evaluated(rmDir, pairsKey) {
+            RewardModelResult(id: try rmAccuracy(idPairs), ood: try rmAccuracy(oodPairs), parseFailures: 0)
+        }
         log("BT RM: \(results["BT RM"]!)")
 
         // The judge taught only the output format: short SFT on labelled judgments, stopped
@@ -233,14 +286,16 @@ public final class Pipeline {
         }
         func judge(_ dir: String) throws -> Judge { try self.judge(dir, tokenizer) }
         for (label, dir) in [("GRM (untrained)", format), ("GRM+SFT", sftJudge), ("GRM+RL", rlJudge)] {
-            let j = try judge(dir)
-            let id = try j.verdicts(on: idPairs.rows), ood = try j.verdicts(on: oodPairs.rows)
-            func accuracy(_ set: (rows: [PreferenceExample], tags: [String?]), _ verdicts: [JudgeVerdict]) -> SetAccuracy {
-                SetAccuracy(zip(set.rows, verdicts).map { $1.accuracy(preferred: $0.preferred) }, tags: set.tags)
+            results[label] = try evaluated(dir, pairsKey) {
+                let j = try judge(dir)
+                let id = try j.verdicts(on: idPairs.rows), ood = try j.verdicts(on: oodPairs.rows)
+                func accuracy(_ set: (rows: [PreferenceExample], tags: [String?]), _ verdicts: [JudgeVerdict]) -> SetAccuracy {
+                    SetAccuracy(zip(set.rows, verdicts).map { $1.accuracy(preferred: $0.preferred) }, tags: set.tags)
+                }
+                let failed = (id + ood).filter { $0.scores == nil }.count
+                return RewardModelResult(id: accuracy(idPairs, id), ood: accuracy(oodPairs, ood),
+                                         parseFailures: Float(failed) / Float(Swift.max(1, id.count + ood.count)))
             }
-            let failed = (id + ood).filter { $0.scores == nil }.count
-            results[label] = RewardModelResult(id: accuracy(idPairs, id), ood: accuracy(oodPairs, ood),
-                                               parseFailures: Float(failed) / Float(Swift.max(1, id.count + ood.count)))
             log("\(label): \(results[label]!)")
         }
 
@@ -348,43 +403,92 @@ public final class Pipeline {
     /// and OOD test prompts.
     func policyAccuracy(_ dir: String, _ tokenizer: Tokenizer, _ id: (rows: [PromptExample], tags: [String?]),
                         _ ood: (rows: [PromptExample], tags: [String?]), _ rule: NamesGroundTruth) throws -> PolicyResult {
-        let model = try MultimodalModel.load(directory: dir)
-        let encoder = try ChatEncoder(tokenizer: tokenizer, model: model)
-        var o = SamplingOptions(temperature: 0, maxNewTokens: 16)
-        o.stopTokens.insert(encoder.endOfTurn)
-        func accuracy(_ set: (rows: [PromptExample], tags: [String?])) throws -> SetAccuracy {
-            var hits: [Float] = []
-            for start in stride(from: 0, to: set.rows.count, by: 16) {
-                let chunk = Array(set.rows[start..<Swift.min(start + 16, set.rows.count)])
-                let encoded = try chunk.map { try encoder.prompt($0.question, image: $0.image, system: $0.system) }
-                let out = model.sample(prompts: encoded.map(\.ids), images: encoded.map(\.images), count: 1, options: o)
-                for (row, group) in zip(chunk, out) { hits.append(rule.score(encoder.text(group[0].tokens), truth: row.groundTruth ?? "")) }
+        try evaluated(dir, "prompts-\(id.rows.count)-\(ood.rows.count)") {
+            let model = try MultimodalModel.load(directory: dir)
+            let encoder = try ChatEncoder(tokenizer: tokenizer, model: model)
+            var o = SamplingOptions(temperature: 0, maxNewTokens: 16)
+            o.stopTokens.insert(encoder.endOfTurn)
+            func accuracy(_ set: (rows: [PromptExample], tags: [String?])) throws -> SetAccuracy {
+                var hits: [Float] = []
+                for start in stride(from: 0, to: set.rows.count, by: 16) {
+                    let chunk = Array(set.rows[start..<Swift.min(start + 16, set.rows.count)])
+                    let encoded = try chunk.map { try encoder.prompt($0.question, image: $0.image, system: $0.system) }
+                    let out = model.sample(prompts: encoded.map(\.ids), images: encoded.map(\.images), count: 1, options: o)
+                    for (row, group) in zip(chunk, out) { hits.append(rule.score(encoder.text(group[0].tokens), truth: row.groundTruth ?? "")) }
+                }
+                return SetAccuracy(hits, tags: set.tags)
             }
-            return SetAccuracy(hits, tags: set.tags)
+            return PolicyResult(id: try accuracy(id), ood: try accuracy(ood))
         }
-        return PolicyResult(id: try accuracy(id), ood: try accuracy(ood))
+    }
+
+    /// An evaluation of the finished stage in `dir`, kept there as `eval-KEY.json` (the key names
+    /// the set sizes), so a resumed run does not redo it: judging hundreds of pairs with the
+    /// smol preset's models takes minutes.
+    func evaluated<T: Codable>(_ dir: String, _ key: String, _ measure: () throws -> T) throws -> T {
+        let file = "\(dir)/eval-\(key).json"
+        if let bytes = FileManager.default.contents(atPath: file), let result = try? JSONDecoder().decode(T.self, from: bytes) { return result }
+        let result = try measure()
+        try AtomicFile.writeJSON(result, to: file)
+        return result
+    }
+
+    /// The first model: pretrained parts where the config names them, the rest initialized.
+    func newModel(_ tokenizer: Tokenizer) throws -> MultimodalModel {
+        let c = try modelConfig(tokenizer)
+        guard !config.visionModel.isEmpty else { return try MultimodalModel(c, seed: config.seed) }
+        return try MultimodalModel(c, vision: try EfficientNetLite0(contentsOf: try file(config.visionModel, "visionModel")), seed: config.seed)
     }
 
     func modelConfig(_ tokenizer: Tokenizer) throws -> MultimodalModel.Config {
         let c = config
+        let imageToken = try tokenizer.id(for: "<image>").orThrow("the tokenizer has no <image> token")
+        let tower: VisionTowerConfig = c.visionModel.isEmpty
+            ? .vit(VisionTransformer.Config(imageSize: c.imageSize, patchSize: c.patchSize, hiddenSize: c.visionWidth, numHiddenLayers: c.visionLayers,
+                                            numAttentionHeads: 4, intermediateSize: 2 * c.visionWidth))
+            : .efficientNetLite0(tokens: .featureMap)
+        // EfficientNet-Lite0's normalization; easy-VQA's images are square, so resizing to 224
+        // is its resize-and-crop without the crop.
+        let preprocessor = c.visionModel.isEmpty ? ImagePreprocessor(size: c.imageSize)
+            : ImagePreprocessor(size: 224, mean: CenterCropPreprocessor.efficientNetLite.mean, std: CenterCropPreprocessor.efficientNetLite.std)
+        guard c.languageModel.isEmpty else {
+            let gguf = try file(c.languageModel, "languageModel")
+            return MultimodalModel.Config(text: try DecoderLM.ggufConfig(GGUFFile.open(gguf)), tower: tower, imageTokenIndex: imageToken,
+                                          preprocessor: preprocessor, languageWeights: gguf,
+                                          lora: LoRAConfig(rank: c.loraRank, alpha: c.loraAlpha, targetModules: c.loraTargets))
+        }
         return MultimodalModel.Config(
             text: DecoderLM.Config(vocabSize: tokenizer.vocabSize, hiddenSize: c.width, intermediateSize: 2 * c.width,
                                    numHiddenLayers: c.layers, numAttentionHeads: 4, numKeyValueHeads: 2, tieWordEmbeddings: true),
-            vision: VisionTransformer.Config(imageSize: c.imageSize, patchSize: c.patchSize, hiddenSize: c.visionWidth, numHiddenLayers: c.visionLayers,
-                                             numAttentionHeads: 4, intermediateSize: 2 * c.visionWidth),
-            imageTokenIndex: try tokenizer.id(for: "<image>").orThrow("the tokenizer has no <image> token"),
-            preprocessor: ImagePreprocessor(size: c.imageSize))
+            tower: tower, imageTokenIndex: imageToken, preprocessor: preprocessor)
     }
 
-    /// A BPE tokenizer trained on the texts the models will read and write.
+    /// The absolute path of a model file the config names (model directories record it, so
+    /// they load from anywhere).
+    func file(_ path: String, _ key: String) throws -> String {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw GRLHFError.io("\(key) \(path): no such file (make models fetches SmolLM2 and EfficientNet-Lite0 into .cache/models)")
+        }
+        return url.path
+    }
+
+    /// The tokenizer: the language model's own (its `imageTokenFrom` renamed `<image>`), or a
+    /// BPE trained on the texts the models will read and write.
     func stageTokenizer(sft: [SFTExample], prefs: [PreferenceExample]) throws -> Tokenizer {
         let file = path("tokenizer.json")
         if FileManager.default.fileExists(atPath: file) { return try Tokenizer.load(contentsOf: file) }
-        var corpus = sft.flatMap { [$0.question, $0.response] } + prefs.prefix(2000).flatMap { [$0.response1, $0.response2] }
-        let t = JudgeTemplate.compact
-        corpus += [t.instruction, t.body] + (1...10).flatMap { a in (1...10).map { "Scores: \\boxed{\(a), \($0)}" } }
-        let tokenizer = BPETrainer.train(corpus: corpus, vocabSize: config.vocabSize,
+        let tokenizer: Tokenizer
+        if config.languageModel.isEmpty {
+            var corpus = sft.flatMap { [$0.question, $0.response] } + prefs.prefix(2000).flatMap { [$0.response1, $0.response2] }
+            let t = JudgeTemplate.compact
+            corpus += [t.instruction, t.body] + (1...10).flatMap { a in (1...10).map { "Scores: \\boxed{\(a), \($0)}" } }
+            tokenizer = BPETrainer.train(corpus: corpus, vocabSize: config.vocabSize,
                                          specialTokens: ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>"])
+        } else {
+            tokenizer = try Tokenizer(gguf: GGUFFile.open(try self.file(config.languageModel, "languageModel")))
+                .renamingAddedToken(config.imageTokenFrom, to: "<image>")
+        }
         try tokenizer.save(to: file)
         log("tokenizer: \(tokenizer.vocabSize) tokens")
         return tokenizer
@@ -400,8 +504,14 @@ public final class Pipeline {
             return dir
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let resuming = FileManager.default.fileExists(atPath: dir + "/checkpoints/latest")
+        log("[\(stageTimes.count + 1)/\(stageCount)] \(name)" + (resuming ? ": resuming from its last checkpoint" : ""))
         let start = Date()
         try build(dir)
+        // The tokenizer beside the model makes the folder complete (`grlhf generate --model DIR`).
+        if FileManager.default.fileExists(atPath: dir + "/config.json"), let tokenizer = FileManager.default.contents(atPath: path("tokenizer.json")) {
+            try AtomicFile.write(tokenizer, to: dir + "/tokenizer.json")
+        }
         let time = StageTime(stage: name, seconds: Date().timeIntervalSince(start))
         try AtomicFile.writeJSON(time, to: done)
         stageTimes.append(time)
@@ -414,6 +524,11 @@ public final class Pipeline {
         if FileManager.default.fileExists(atPath: checkpoints + "/latest") { try trainer.resume(from: checkpoints) }
         trainer.metricsPath = dir + "/metrics.jsonl"
         try trainer.train(progress: true, label: label, checkpointEvery: Swift.max(1, trainer.totalSteps / 4), checkpointDirectory: checkpoints)
+        // The run is done: only the last checkpoint can matter now (the stage saves its model next).
+        let latest = (try? String(contentsOfFile: checkpoints + "/latest", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        for old in (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? [] where old.hasPrefix("step-") && old != latest {
+            try? FileManager.default.removeItem(atPath: checkpoints + "/" + old)
+        }
     }
 
     func judgeSFT(from source: String, tokenizer: Tokenizer, pairs: [PreferenceExample], steps: Int, stage: String, dir: String) throws {

@@ -402,6 +402,37 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// Writes a `tokenizer.json` that Hugging Face `tokenizers` (0.20+) and `load` read back.
     public func save(to path: String) throws {
+        let data: Data
+        do { data = try JSONSerialization.data(withJSONObject: jsonObject(), options: [.sortedKeys]) } catch {
+            throw GRLHFError.internal("tokenizer.json serialization failed: \(error)")
+        }
+        try AtomicFile.write(data, to: path)
+    }
+
+    /// This tokenizer with the added token `old` renamed `new` under the same id: how an unused
+    /// special token of a pretrained vocabulary becomes a new placeholder (SmolLM2's
+    /// `<empty_output>` the image token `<image>`) without resizing the model's embeddings.
+    public func renamingAddedToken(_ old: String, to new: String) throws -> Tokenizer {
+        guard let id = addedTokens.first(where: { $0.content == old })?.id else {
+            throw GRLHFError.invalidArgument("tokenizer: no added token \(old)")
+        }
+        guard self.id(for: new) == nil else { throw GRLHFError.invalidArgument("tokenizer: \(new) is already a token") }
+        var root = jsonObject()
+        root["added_tokens"] = (root["added_tokens"] as! [[String: Any]]).map { t in
+            var t = t
+            if t["id"] as? Int == Int(id) { t["content"] = new }
+            return t
+        }
+        var model = root["model"] as! [String: Any], vocab = model["vocab"] as! [String: Int]
+        vocab[old] = nil
+        vocab[new] = Int(id)
+        model["vocab"] = vocab
+        root["model"] = model
+        return try Tokenizer(json: try JSONSerialization.data(withJSONObject: root))
+    }
+
+    /// The `tokenizer.json` object.
+    private func jsonObject() -> [String: Any] {
         var vocabJSON: [String: Int] = [:]
         for (token, id) in vocab { vocabJSON[String(decoding: token.bytes, as: UTF8.self)] = Int(id) }
         let name = { (id: Int32) -> String in self.idToToken[Int(id)] ?? "" }
@@ -420,11 +451,7 @@ public final class Tokenizer: @unchecked Sendable {
              "rstrip": t.rstrip, "normalized": t.normalized, "special": t.special]
         }
         root["model"] = model
-        let data: Data
-        do { data = try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys]) } catch {
-            throw GRLHFError.internal("tokenizer.json serialization failed: \(error)")
-        }
-        try AtomicFile.write(data, to: path)
+        return root
     }
 
     // MARK: Components

@@ -68,11 +68,13 @@ public final class DPOTrainer: Trainer {
 /// A copy of `model` with its own weights, frozen: the reference policy of DPO, GRPO and PPO.
 public func frozenCopy(_ model: any CausalLM) throws -> any CausalLM {
     let copy = try trainableCopy(model)
-    copy.setTrainable(false)
+    for (_, t) in copy.namedTensors() { t.requiresGrad = false }
     return copy
 }
 
-/// A copy of `model` with its own weights (LoRA adapters are not copied): PPO's default critic.
+/// A copy of `model` with its own weights: PPO's default critic. LoRA adapters that a
+/// `MultimodalModel`'s config declares are copied with it; adapters attached by hand
+/// (`LoRA.attach`) are not.
 public func trainableCopy(_ model: any CausalLM) throws -> any CausalLM {
     let copy: any CausalLM
     switch model {
@@ -80,6 +82,7 @@ public func trainableCopy(_ model: any CausalLM) throws -> any CausalLM {
     case let m as MultimodalModel: copy = try MultimodalModel(m.config)
     default: throw GRLHFError.unsupported("copying a \(type(of: model))")
     }
-    try copy.load(model.stateDict())  // copies the values
+    let values = Dictionary(model.namedTensors().map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+    _ = try Module.assign(values, to: copy.namedTensors())  // copies the values
     return copy
 }

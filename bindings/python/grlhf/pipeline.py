@@ -29,8 +29,9 @@ _c = _lib.lib
 _PathLike = Union[str, "os.PathLike[str]"]
 LogCallable = Callable[[str], Any]
 
-#: The presets a pipeline starts from: "tiny" (``make demo``, minutes) and "quick" (seconds).
-PRESETS = ("tiny", "quick")
+#: The presets a pipeline starts from: "tiny" (``make demo``, minutes), "quick" (seconds) and
+#: "smol" (EfficientNet-Lite0 + SmolLM2-135M-Instruct with LoRA from ``make models``, hours).
+PRESETS = ("tiny", "quick", "smol")
 
 
 def _string(function: Callable[..., int], handle: Optional[int]) -> str:
