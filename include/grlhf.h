@@ -1386,7 +1386,8 @@ grlhf_status grlhf_pipeline_config_json(const grlhf_pipeline *pipeline, char *bu
  * The data files are read and checked first: each of the seven must hold at least one valid
  * row. Returns GRLHF_OK when every stage finished; else GRLHF_ERR_IO (a file that cannot be
  * read or written), GRLHF_ERR_INVALID_FORMAT (a malformed row; the message names file and
- * line), GRLHF_ERR_INVALID_ARGUMENT (an empty set, a row that does not fit the model),
+ * line), GRLHF_ERR_INVALID_ARGUMENT (an empty set, a row that does not fit the model, another
+ * pipeline running in the same output directory, in this process or another),
  * GRLHF_ERR_UNSUPPORTED (no OpenBLAS), GRLHF_ERR_MISUSE (a bad handle, or this pipeline is
  * already running). Finished stages stay finished after a failure. Can take minutes (the tiny
  * preset) or seconds (quick).

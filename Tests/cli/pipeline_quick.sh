@@ -3,8 +3,8 @@
 # has a finite accuracy (overall and per answer type) for every reward model and policy, the
 # reward-hacking watch and stage times, report.html is self-contained with its charts, a partial
 # --config overrides the preset (an unknown key is refused), a Python reward function named in the
-# config trains one more policy (a missing file fails before any stage), and a rerun resumes (skips
-# finished stages).
+# config trains one more policy (a missing file fails before any stage), a second run in the same
+# output folder is refused while the first holds it, and a rerun resumes (skips finished stages).
 # Asserts nothing about which model wins.      Tests/cli/pipeline_quick.sh [GRLHF]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -50,6 +50,16 @@ grep -q "missing.py: no such file" "$tmp/log" || { cat "$tmp/log"; fail "the mis
 [ ! -e "$tmp/missing/base" ] || fail "a stage ran before the reward function was checked"
 if "$grlhf" pipeline --quick --config "$tmp/typo.json" --data "$tmp" --output "$tmp/typo" >"$tmp/log" 2>&1; then fail "an unknown config key was accepted"; fi
 grep -q "unknown pipeline config keys: dpoStep" "$tmp/log" || { cat "$tmp/log"; fail "the unknown key is not named"; }
+python3 - "$grlhf" "$tmp" <<'PY' || fail "a second run in a busy output folder"
+import fcntl, os, subprocess, sys
+grlhf, tmp = sys.argv[1], sys.argv[2]
+os.makedirs(f"{tmp}/busy")
+with open(f"{tmp}/busy/pipeline.lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # as a running pipeline holds it
+    r = subprocess.run([grlhf, "pipeline", "--quick", "--data", tmp, "--output", f"{tmp}/busy"], capture_output=True, text=True)
+assert r.returncode != 0 and "another pipeline is running in" in r.stdout + r.stderr, r
+assert not os.path.exists(f"{tmp}/busy/base"), "a stage ran beside the other pipeline"
+PY
 "$grlhf" pipeline --quick --config "$tmp/config.json" --data "$tmp" --output "$tmp/out" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "pipeline --quick"; }
 python3 - "$tmp/out" <<'PY' || { cat "$tmp/log"; fail "summary"; }
 import json, math, os, re, sys

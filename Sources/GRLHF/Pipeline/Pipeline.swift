@@ -216,6 +216,8 @@ public final class Pipeline {
         Runtime.setThreads(config.threads)
         let user = try userRewards()
         try FileManager.default.createDirectory(atPath: config.output, withIntermediateDirectories: true)
+        let lock = try OutputLock(path("pipeline.lock"))
+        defer { withExtendedLifetime(lock) {} }
         try AtomicFile.writeJSON(config, to: path("config.json"))
         stageTimes = []
         let sft = try data("sft.jsonl", SFTExample.self)
@@ -522,6 +524,10 @@ public final class Pipeline {
     func train(_ trainer: Trainer, _ label: String, _ dir: String) throws {
         let checkpoints = dir + "/checkpoints"
         if FileManager.default.fileExists(atPath: checkpoints + "/latest") { try trainer.resume(from: checkpoints) }
+        // metrics.jsonl holds exactly the steps taken so far (an interrupted run may have written
+        // more than its last checkpoint kept); training appends from there.
+        let metrics = try MetricsWriter(path: dir + "/metrics.jsonl")
+        trainer.history.forEach(metrics.write)
         trainer.metricsPath = dir + "/metrics.jsonl"
         try trainer.train(progress: true, label: label, checkpointEvery: Swift.max(1, trainer.totalSteps / 4), checkpointDirectory: checkpoints)
         // The run is done: only the last checkpoint can matter now (the stage saves its model next).
@@ -540,6 +546,24 @@ public final class Pipeline {
         try train(SFTTrainer(model: judge.model, encoder: judge.encoder, examples: rows, config: c), stage, dir)
         try judge.model.save(directory: dir)
     }
+}
+
+/// An exclusive lock on an output folder for the life of this object: two runs writing the
+/// same stages would interleave their checkpoints and metrics. The kernel drops the lock when
+/// the process ends, however it ends.
+final class OutputLock {
+    let fd: Int32
+
+    init(_ path: String) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw GRLHFError.io("\(path): cannot open (\(String(cString: strerror(errno))))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw GRLHFError.invalidArgument("another pipeline is running in \((path as NSString).deletingLastPathComponent) (\(path) is locked)")
+        }
+    }
+
+    deinit { close(fd) }
 }
 
 extension Optional {
