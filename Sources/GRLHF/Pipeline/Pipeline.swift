@@ -2,13 +2,13 @@ import Foundation
 
 /// Generative RLHF-V end to end on a small scale, from a folder of JSONL sets (what
 /// `grlhf data easy-vqa` writes, or a user's own in the same formats): a tokenizer and a
-/// multimodal model (an image-grounding warm-up, then SFT) — tiny and trained from scratch, or
-/// pretrained parts (the "smol" preset: EfficientNet-Lite0 + SmolLM2-135M-Instruct with LoRA)
-/// —, the reward models the paper compares
-/// — a Bradley–Terry RM, the untrained judge (taught only the output format), GRM+SFT and GRM+RL
-/// (stage 1) — then policies: GRPO with each reward (stage 2 with grouped comparison), DPO, and
-/// the scaling run over n. Every stage writes its result under `output/<stage>/` and is skipped
-/// when rerun, so an interrupted run resumes where it stopped; report.html shows the results.
+/// multimodal model, tiny and trained from scratch or built from pretrained parts (the smol
+/// preset: EfficientNet-Lite0 + SmolLM2-135M-Instruct with LoRA), given an image-grounding
+/// warm-up and SFT; the reward models the paper compares — a Bradley–Terry RM, the untrained
+/// judge (taught only the output format), GRM+SFT and GRM+RL (stage 1) — then policies: GRPO
+/// with each reward (stage 2 with grouped comparison), DPO, and the scaling run over n. Every
+/// stage writes its result under `output/<stage>/` and is skipped when rerun, so an interrupted
+/// run resumes where it stopped; report.html shows the results.
 public struct PipelineConfig: Codable, Equatable, Sendable {
     public var name = "tiny"
     /// sft.jsonl, prefs_train.jsonl, prefs_test_id.jsonl, prefs_test_ood.jsonl,
