@@ -15,7 +15,7 @@ import Foundation
 /// A pretrained language model stays where it is: with `language_model_gguf` the decoder's
 /// weights are that GGUF file's (frozen, not copied into the directory), and with `lora` the
 /// decoder carries LoRA adapters, saved as `language_model.<layer>.lora_A/B.weight`. A directory
-/// of such a model holds a few megabytes (tower, projector, adapters), however large the decoder.
+/// of such a model holds tens of megabytes (tower, projector, adapters), however large the decoder.
 public final class MultimodalModel: Module, CausalLM {
     public struct Config: Codable, Equatable, Sendable {
         static let modelType = "llava"
