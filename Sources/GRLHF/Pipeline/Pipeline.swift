@@ -556,7 +556,7 @@ final class OutputLock {
 
     init(_ path: String) throws {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw GRLHFError.io("\(path): cannot open (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else { throw GRLHFError.io("\(path): cannot open (\(errnoText()))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
             throw GRLHFError.invalidArgument("another pipeline is running in \((path as NSString).deletingLastPathComponent) (\(path) is locked)")
